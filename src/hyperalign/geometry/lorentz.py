@@ -1,0 +1,288 @@
+"""The Lorentz (hyperboloid) model: the one home of every hyperbolic formula in hyperalign.
+
+Representation (used everywhere in the package):
+
+* The hyperboloid of curvature ``-c`` (``c > 0``) is ``{x in R^{n+1} : <x, x>_L = -1/c, x_0 > 0}`` with the
+  Minkowski inner product ``<x, y>_L = -x_0 y_0 + sum_i x_i y_i``. The origin is ``(1/sqrt(c), 0, ..., 0)``.
+* Functions take and return **space components only** (the last axis, size ``n``), as MERU does; the time component is
+  derived, ``x_0 = sqrt(1/c + ||x~||^2)`` (:func:`time_component`). Points are therefore always exactly on the
+  hyperboloid; nothing drifts off it.
+* Where full ambient coordinates are needed (projection, search indexes) they are **time-first**: ``[x_0, x~]``
+  (:func:`lift`, :func:`project`, :func:`mips_query`, :func:`mips_database`).
+* Tangent vectors at the origin are space-only too (their time component is 0).
+* ``c`` is a tensor (learnable), a Python float is accepted; it broadcasts against the batch dimensions.
+
+Dtypes: half-precision inputs (float16, bfloat16) are promoted to float32 before any hyperbolic arithmetic; float32
+and float64 are kept. Every clamp below is derived from ``torch.finfo`` of the working dtype, with a comment on what
+it prevents.
+
+Sources: Nickel & Kiela, "Learning Continuous Hierarchies in the Lorentz Model" (ICML 2018) for the model;
+Desai et al., "Hyperbolic Image-Text Representations" (MERU, ICML 2023), Sec. 3 and Eqs. 1-8 for the exponential map,
+distance, half-aperture and exterior angle; Ganea et al., "Hyperbolic Entailment Cones" (ICML 2018) for cones;
+H2ARN (AAAI 2026), Eqs. 5-12, which uses the same formulas.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "as_float",
+    "curvature_tensor",
+    "time_component",
+    "inner",
+    "lift",
+    "project",
+    "expmap0",
+    "logmap0",
+    "dist",
+    "pairwise_inner",
+    "pairwise_dist",
+    "dist0",
+    "half_aperture",
+    "exterior_angle",
+    "to_poincare",
+    "mips_query",
+    "mips_database",
+    "sinh_cap",
+]
+
+
+def as_float(x: Tensor) -> Tensor:
+    """Promote half-precision tensors to float32; float32 and float64 pass through unchanged.
+
+    Hyperbolic arithmetic (sinh, acosh, differences of large times) is not meaningful in 10 or 7 mantissa bits.
+    """
+    if not torch.is_floating_point(x):
+        raise TypeError(f"expected a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype in (torch.float16, torch.bfloat16):
+        return x.float()
+    return x
+
+
+def curvature_tensor(c: Tensor | float, like: Tensor) -> Tensor:
+    """``c`` as a tensor of ``like``'s dtype and device; raises if any value is not strictly positive and finite."""
+    c_t = torch.as_tensor(c, dtype=like.dtype, device=like.device)
+    if not torch.jit.is_tracing() and c_t.numel() > 0:
+        if not bool(torch.isfinite(c_t).all()) or not bool((c_t > 0).all()):
+            raise ValueError(f"curvature c must be finite and > 0 (the space has curvature -c); got {c_t.detach().cpu()}")
+    return c_t
+
+
+def _prepare(x: Tensor, c: Tensor | float) -> tuple[Tensor, Tensor]:
+    x = as_float(x)
+    return x, curvature_tensor(c, x)
+
+
+def _tiny(x: Tensor) -> float:
+    # Smallest positive normal number of the dtype: a floor for squared norms so sqrt() and its gradient stay finite.
+    return torch.finfo(x.dtype).tiny
+
+
+def _eps(x: Tensor) -> float:
+    return torch.finfo(x.dtype).eps
+
+
+def _safe_norm(x: Tensor, keepdim: bool = False) -> Tensor:
+    """Euclidean norm over the last axis, floored at sqrt(tiny) so that 1/||x|| and the gradient at 0 are finite.
+
+    Below the floor the gradient is zero (clamp), which is the right sub-gradient at the origin.
+    """
+    sq = (x * x).sum(dim=-1, keepdim=keepdim)
+    return sq.clamp_min(_tiny(x)).sqrt()
+
+
+def sinh_cap(dtype: torch.dtype) -> float:
+    """Largest sinh argument ``u`` used by :func:`expmap0` for ``dtype``.
+
+    ``expmap0`` produces space norms ``sinh(u)/sqrt(c)`` whose squares are summed and multiplied by c again in
+    :func:`inner` and :func:`time_component`; ``sinh(u)^2 ~ e^{2u}/4`` must stay a factor 1e6 below ``finfo.max``
+    so that those sums and products do not overflow. float32: u <= 38.1 (distance from the origin up to 38.1/sqrt(c));
+    float64: u <= 348.6. MERU caps at asinh(2^15) ~ 11.1, which would make points farther than 11/sqrt(c) from the
+    origin unreachable; this cap only prevents overflow.
+    """
+    return 0.5 * (math.log(torch.finfo(dtype).max) - math.log(1e6) + math.log(4.0))
+
+
+def time_component(x: Tensor, c: Tensor | float) -> Tensor:
+    """Time component of hyperboloid points given by their space part.
+
+    ``x_0 = sqrt(1/c + ||x~||^2)`` (MERU Eq. 3). Shapes: ``x`` (..., n), ``c`` broadcastable to (...); returns (...).
+    """
+    x, c = _prepare(x, c)
+    return torch.sqrt(1.0 / c + (x * x).sum(dim=-1))
+
+
+def inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
+    """Minkowski inner product ``<x, y>_L = <x~, y~> - x_0 y_0`` of hyperboloid points (space parts ``x``, ``y``).
+
+    Shapes broadcast: (..., n) and (..., n) -> (...). Always <= -1/c; equal to -1/c iff x == y.
+    """
+    x, c = _prepare(x, c)
+    y = as_float(y).to(x.dtype)
+    return (x * y).sum(dim=-1) - time_component(x, c) * time_component(y, c)
+
+
+def lift(x: Tensor, c: Tensor | float) -> Tensor:
+    """Full time-first ambient coordinates ``[x_0, x~]`` of the point with space part ``x``; (..., n) -> (..., n+1)."""
+    x, c = _prepare(x, c)
+    return torch.cat([time_component(x, c).unsqueeze(-1), x], dim=-1)
+
+
+def project(x_full: Tensor, c: Tensor | float) -> Tensor:
+    """Project ambient time-first vectors onto the hyperboloid: keep the space part, recompute ``x_0``.
+
+    ``proj(x) = [sqrt(1/c + ||x~||^2), x~]`` — the closest hyperboloid point sharing the space part (as geoopt's
+    ``Lorentz.projx``). Shapes (..., n+1) -> (..., n+1).
+    """
+    return lift(x_full[..., 1:], c)
+
+
+def expmap0(v: Tensor, c: Tensor | float) -> Tensor:
+    """Exponential map at the origin: tangent vector ``v`` (space part, (..., n)) -> hyperboloid point (space part).
+
+    ``x~ = sinh(sqrt(c) ||v||) / (sqrt(c) ||v||) * v`` (MERU Eq. 5, H2ARN Eq. 5). The sinh argument is capped at
+    :func:`sinh_cap` of the dtype so that tangent norms up to 1e4 (and beyond) stay finite; past the cap the point
+    stays on the ray of ``v`` at the largest representable distance. Finite gradients at ``v = 0`` (value ``I``).
+    """
+    v, c = _prepare(v, c)
+    sqrt_c = c.sqrt().unsqueeze(-1)
+    norm = _safe_norm(v, keepdim=True)
+    u = (sqrt_c * norm).clamp_max(sinh_cap(v.dtype))
+    return torch.sinh(u) / (sqrt_c * norm) * v
+
+
+def logmap0(x: Tensor, c: Tensor | float) -> Tensor:
+    """Logarithmic map at the origin, the inverse of :func:`expmap0`; space parts (..., n) -> tangent (..., n).
+
+    ``v = asinh(sqrt(c) ||x~||) / (sqrt(c) ||x~||) * x~`` (MERU Eq. 6 written with asinh, which is exact for small
+    norms where ``acosh(sqrt(c) x_0)`` loses all digits). Finite gradients at ``x = 0``.
+    """
+    x, c = _prepare(x, c)
+    sqrt_c = c.sqrt().unsqueeze(-1)
+    norm = _safe_norm(x, keepdim=True)
+    return torch.asinh(sqrt_c * norm) / (sqrt_c * norm) * x
+
+
+def _chord_sq(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
+    """Squared Minkowski chord ``<x - y, x - y>_L = ||x~ - y~||^2 - (x_0 - y_0)^2 >= 0`` without cancellation.
+
+    ``x_0 - y_0 = (||x~||^2 - ||y~||^2) / (x_0 + y_0) = <x~ - y~, x~ + y~> / (x_0 + y_0)`` keeps relative accuracy
+    when the points are close, where the naive ``-2/c - 2<x, y>_L`` is all round-off.
+    """
+    diff = x - y
+    dt = (diff * (x + y)).sum(dim=-1) / (time_component(x, c) + time_component(y, c))
+    return ((diff * diff).sum(dim=-1) - dt * dt).clamp_min(0.0)
+
+
+def dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
+    """Geodesic distance between hyperboloid points (space parts), broadcasting (..., n), (..., n) -> (...).
+
+    ``d(x, y) = acosh(-c <x, y>_L) / sqrt(c) = (2 / sqrt(c)) asinh(sqrt(c) ||x - y||_L / 2)`` where
+    ``||x - y||_L^2 = <x - y, x - y>_L`` is the Minkowski chord (MERU Eq. 4; the asinh form is the same quantity).
+    The chord form is accurate for nearby points (1e-6 apart) and for far ones (distance 50 in float32), and the
+    gradient at ``x == y`` is finite (zero).
+    """
+    x, c = _prepare(x, c)
+    y = as_float(y).to(x.dtype)
+    sqrt_c = c.sqrt()
+    chord = _chord_sq(x, y, c).clamp_min(_tiny(x)).sqrt()
+    return 2.0 / sqrt_c * torch.asinh(0.5 * sqrt_c * chord)
+
+
+def pairwise_inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
+    """All Minkowski inner products between ``x`` (B, n) and ``y`` (N, n) with one matrix product; returns (B, N).
+
+    ``<x_i, y_j>_L = x~_i . y~_j - x_{i,0} y_{j,0}``.
+    """
+    x, c = _prepare(x, c)
+    y = as_float(y).to(x.dtype)
+    return x @ y.transpose(-1, -2) - time_component(x, c).unsqueeze(-1) * time_component(y, c).unsqueeze(-2)
+
+
+def pairwise_dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
+    """All geodesic distances between ``x`` (B, n) and ``y`` (N, n) via one matrix product; returns (B, N).
+
+    ``d_ij = (2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` — the chord form of :func:`dist` with the
+    chord from :func:`pairwise_inner`, ``||x - y||_L^2 = -2/c - 2<x, y>_L``. Through the matrix product, distances
+    below about ``sqrt(eps)/sqrt(c)`` (3e-4 in float32) are resolved only to that absolute accuracy; use
+    :func:`dist` where tiny distances matter. Ranking by this matrix equals ranking by ``-<x, y>_L``.
+    """
+    x, c = _prepare(x, c)
+    sqrt_c = c.sqrt()
+    half_chord_sq = (-pairwise_inner(x, y, c) - 1.0 / c).clamp_min(_tiny(x))
+    return 2.0 / sqrt_c * torch.asinh((0.5 * c * half_chord_sq).sqrt())
+
+
+def dist0(x: Tensor, c: Tensor | float) -> Tensor:
+    """Distance from the origin, ``d(o, x) = asinh(sqrt(c) ||x~||) / sqrt(c)``; (..., n) -> (...)."""
+    x, c = _prepare(x, c)
+    sqrt_c = c.sqrt()
+    return torch.asinh(sqrt_c * _safe_norm(x)) / sqrt_c
+
+
+def _acos_asin_margin(x: Tensor) -> float:
+    # asin/acos have infinite slope at +-1; keep arguments 4 ulps inside so gradients stay finite
+    # (about 1/sqrt(8 eps) = 1e3 in float32). MERU's 1 - 1e-8 is exactly 1 in float32 and does not help.
+    return 4.0 * _eps(x)
+
+
+def half_aperture(x: Tensor, c: Tensor | float, K: float = 0.1) -> Tensor:
+    """Half-aperture of the entailment cone at ``x`` (space part), (..., n) -> (...), in radians.
+
+    ``aper(x) = asin(2K / (sqrt(c) ||x~||))`` (MERU Eq. 7, H2ARN Eq. 11, from Ganea et al. 2018), ``K = 0.1``. The
+    argument is clamped to ``[0, 1 - 4 eps]``: points within ``2K/sqrt(c)`` of the axis get the widest cone
+    (aperture ~ pi/2) with finite gradients.
+    """
+    x, c = _prepare(x, c)
+    arg = 2.0 * K / (c.sqrt() * _safe_norm(x))
+    return torch.asin(arg.clamp(max=1.0 - _acos_asin_margin(x)))
+
+
+def exterior_angle(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
+    """Exterior angle at ``x`` between the ray from the origin through ``x`` and the geodesic from ``x`` to ``y``.
+
+    ``ext(x, y) = acos[(y_0 + c <x, y>_L x_0) / (||x~|| sqrt((c <x, y>_L)^2 - 1))]`` (MERU Eq. 8, H2ARN Eq. 12).
+    ``y`` lies in the entailment cone of ``x`` iff ``ext(x, y) <= half_aperture(x)``. The factor
+    ``(c<x,y>)^2 - 1 = (z - 1)(z + 1)`` with ``z = -c<x,y>_L`` uses ``z - 1 = c ||x - y||_L^2 / 2`` from the stable chord,
+    so the angle stays accurate for nearby points. Shapes broadcast (..., n) -> (...); result in [0, pi].
+    """
+    x, c = _prepare(x, c)
+    y = as_float(y).to(x.dtype)
+    x0 = time_component(x, c)
+    y0 = time_component(y, c)
+    z_minus_1 = 0.5 * c * _chord_sq(x, y, c)
+    z = 1.0 + z_minus_1
+    numer = y0 - z * x0
+    denom = _safe_norm(x) * (z_minus_1 * (z + 1.0)).clamp_min(_tiny(x)).sqrt()
+    margin = _acos_asin_margin(x)
+    return torch.acos((numer / denom).clamp(-1.0 + margin, 1.0 - margin))
+
+
+def to_poincare(x: Tensor, c: Tensor | float) -> Tensor:
+    """Map hyperboloid points (space parts, (..., n)) to the Poincare ball of radius ``1/sqrt(c)``, (..., n).
+
+    ``p = x~ / (1 + sqrt(c) x_0)`` (the stereographic projection from ``(-1/sqrt(c), 0)``; Nickel & Kiela 2018, Eq. 11
+    for c = 1).
+    """
+    x, c = _prepare(x, c)
+    return x / (1.0 + c.sqrt() * time_component(x, c)).unsqueeze(-1)
+
+
+def mips_query(x: Tensor, c: Tensor | float) -> Tensor:
+    """Query side of the exact reduction of Lorentz nearest neighbour to maximum inner product search.
+
+    ``q -> [q_0, q~]`` (time-first). With :func:`mips_database` ``y -> [-y_0, y~]`` the Euclidean inner product equals
+    ``<q, y>_L``, and since ``d = acosh(-c <q, y>_L)/sqrt(c)`` is decreasing in ``<q, y>_L``, the largest inner products
+    are exactly the nearest points. (..., n) -> (..., n+1).
+    """
+    return lift(x, c)
+
+
+def mips_database(y: Tensor, c: Tensor | float) -> Tensor:
+    """Database side of the MIPS reduction: ``y -> [-y_0, y~]`` (time-first); see :func:`mips_query`."""
+    full = lift(y, c)
+    return torch.cat([-full[..., :1], full[..., 1:]], dim=-1)
