@@ -7,3 +7,13 @@ functions that need them.
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+
+def load(path):  # noqa: ANN001, ANN201 - thin lazy re-export
+    """Load a trained run or checkpoint for inference (see :func:`hyperalign.inference.load`)."""
+    from hyperalign.inference import load as _load
+
+    return _load(path)
+
+
+__all__ += ["load"]

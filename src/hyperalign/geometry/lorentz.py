@@ -167,30 +167,47 @@ def logmap0(x: Tensor, c: Tensor | float) -> Tensor:
     return torch.asinh(sqrt_c * norm) / (sqrt_c * norm) * x
 
 
-def _chord_sq(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
-    """Squared Minkowski chord ``<x - y, x - y>_L = ||x~ - y~||^2 - (x_0 - y_0)^2 >= 0`` without cancellation.
+def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
+    """``h = (z - 1) / 2`` with ``z = -c <x, y>_L = cosh(sqrt(c) d(x, y))``, free of cancellation near and far.
 
-    ``x_0 - y_0 = (||x~||^2 - ||y~||^2) / (x_0 + y_0) = <x~ - y~, x~ + y~> / (x_0 + y_0)`` keeps relative accuracy
-    when the points are close, where the naive ``-2/c - 2<x, y>_L`` is all round-off.
+    The hyperbolic law of cosines with ``s = sqrt(c) ||x~|| = sinh(sqrt(c) r)`` (``r``: distance from the origin),
+    ``Delta = sqrt(c) (r_x - r_y)`` and unit directions ``u, v``:
+    ``h = sinh^2(Delta / 2) + s_x s_y ||u - v||^2 / 4``, a sum of non-negative terms. Each term is formed from
+    differences of the inputs, never of large nearly equal numbers:
+    ``||x~|| - ||y~|| = <x~ - y~, x~ + y~> / (||x~|| + ||y~||)``,
+    ``Delta = asinh((s_x - s_y)(s_x + s_y) / (s_x sqrt(1 + s_y^2) + s_y sqrt(1 + s_x^2)))`` and
+    ``u - v = ((x~ - y~) - y~ (||x~|| - ||y~||) / ||y~||) / ||x~||`` with the roles of ``x`` and ``y`` chosen so that
+    ``||x~|| >= ||y~||`` (``||u - v||`` is symmetric; the other order cancels terms of size ``||y~||``).
+    The naive ``h = (-c<x, y>_L - 1)/2`` loses every digit for nearby points, and the Minkowski chord
+    ``||x~ - y~||^2 - (x_0 - y_0)^2`` loses them for far points on one ray; this form keeps relative accuracy for both.
     """
+    sqrt_c = c.sqrt()
+    nx = _safe_norm(x)
+    ny = _safe_norm(y)
+    swap = (ny > nx).unsqueeze(-1)
+    x, y = torch.where(swap, y, x), torch.where(swap, x, y)
+    nx, ny = torch.maximum(nx, ny), torch.minimum(nx, ny)
     diff = x - y
-    dt = (diff * (x + y)).sum(dim=-1) / (time_component(x, c) + time_component(y, c))
-    return ((diff * diff).sum(dim=-1) - dt * dt).clamp_min(0.0)
+    dn = (diff * (x + y)).sum(dim=-1) / (nx + ny)
+    sx, sy = sqrt_c * nx, sqrt_c * ny
+    delta = torch.asinh(sqrt_c * dn * (sx + sy) / (sx * torch.sqrt(1.0 + sy * sy) + sy * torch.sqrt(1.0 + sx * sx)))
+    w = (diff - y * (dn / ny).unsqueeze(-1)) / nx.unsqueeze(-1)
+    return torch.sinh(0.5 * delta).square() + 0.25 * sx * sy * (w * w).sum(dim=-1)
 
 
 def dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
     """Geodesic distance between hyperboloid points (space parts), broadcasting (..., n), (..., n) -> (...).
 
-    ``d(x, y) = acosh(-c <x, y>_L) / sqrt(c) = (2 / sqrt(c)) asinh(sqrt(c) ||x - y||_L / 2)`` where
-    ``||x - y||_L^2 = <x - y, x - y>_L`` is the Minkowski chord (MERU Eq. 4; the asinh form is the same quantity).
-    The chord form is accurate for nearby points (1e-6 apart) and for far ones (distance 50 in float32), and the
-    gradient at ``x == y`` is finite (zero).
+    ``d(x, y) = acosh(-c <x, y>_L) / sqrt(c) = (2 / sqrt(c)) asinh(sqrt((z - 1) / 2))`` with ``z = -c <x, y>_L``
+    (MERU Eq. 4; the asinh form is the same quantity). ``(z - 1)/2`` comes from the law of cosines
+    (:func:`_half_z_minus_1`), so the distance is accurate to a few ulps relative for nearby points (1e-6 apart) and
+    far ones (distance 50) alike, and the gradient at ``x == y`` is finite (zero).
     """
     x, c = _prepare(x, c)
     y = as_float(y).to(x.dtype)
-    sqrt_c = c.sqrt()
-    chord = _chord_sq(x, y, c).clamp_min(_tiny(x)).sqrt()
-    return 2.0 / sqrt_c * torch.asinh(0.5 * sqrt_c * chord)
+    x, y = torch.broadcast_tensors(x, y)
+    h = _half_z_minus_1(x, y, c).clamp_min(_tiny(x))
+    return 2.0 / c.sqrt() * torch.asinh(h.sqrt())
 
 
 def pairwise_inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
@@ -206,10 +223,11 @@ def pairwise_inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 def pairwise_dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
     """All geodesic distances between ``x`` (B, n) and ``y`` (N, n) via one matrix product; returns (B, N).
 
-    ``d_ij = (2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` — the chord form of :func:`dist` with the
-    chord from :func:`pairwise_inner`, ``||x - y||_L^2 = -2/c - 2<x, y>_L``. Through the matrix product, distances
-    below about ``sqrt(eps)/sqrt(c)`` (3e-4 in float32) are resolved only to that absolute accuracy; use
-    :func:`dist` where tiny distances matter. Ranking by this matrix equals ranking by ``-<x, y>_L``.
+    ``d_ij = (2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` — :func:`dist`'s asinh form with
+    ``||x - y||_L^2 = -2/c - 2<x, y>_L``. Through the matrix product the absolute error of ``z = -c<x, y>_L`` is
+    about ``eps * c x_0 y_0``: distances below ``sqrt(eps)/sqrt(c)`` (3e-4 in float32) are resolved only to that
+    accuracy, and so are pairs far from the origin on nearly one ray. This is the fast path for ranking (ranking by
+    this matrix equals ranking by ``-<x, y>_L``); :func:`dist` is the accurate one, and indexes re-rank with it.
     """
     x, c = _prepare(x, c)
     sqrt_c = c.sqrt()
@@ -247,14 +265,15 @@ def exterior_angle(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 
     ``ext(x, y) = acos[(y_0 + c <x, y>_L x_0) / (||x~|| sqrt((c <x, y>_L)^2 - 1))]`` (MERU Eq. 8, H2ARN Eq. 12).
     ``y`` lies in the entailment cone of ``x`` iff ``ext(x, y) <= half_aperture(x)``. The factor
-    ``(c<x,y>)^2 - 1 = (z - 1)(z + 1)`` with ``z = -c<x,y>_L`` uses ``z - 1 = c ||x - y||_L^2 / 2`` from the stable chord,
-    so the angle stays accurate for nearby points. Shapes broadcast (..., n) -> (...); result in [0, pi].
+    ``(c<x,y>)^2 - 1 = (z - 1)(z + 1)`` with ``z = -c<x,y>_L`` takes ``z - 1`` from the cancellation-free
+    law of cosines (:func:`_half_z_minus_1`), so the angle stays accurate for nearby points. Shapes broadcast (..., n) -> (...); result in [0, pi].
     """
     x, c = _prepare(x, c)
     y = as_float(y).to(x.dtype)
+    x, y = torch.broadcast_tensors(x, y)
     x0 = time_component(x, c)
     y0 = time_component(y, c)
-    z_minus_1 = 0.5 * c * _chord_sq(x, y, c)
+    z_minus_1 = 2.0 * _half_z_minus_1(x, y, c)
     z = 1.0 + z_minus_1
     numer = y0 - z * x0
     denom = _safe_norm(x) * (z_minus_1 * (z + 1.0)).clamp_min(_tiny(x)).sqrt()

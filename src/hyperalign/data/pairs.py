@@ -1,0 +1,160 @@
+"""From a dataset in the generic layout to what training and evaluation consume.
+
+* :class:`CaptionTable` — every distinct caption text of the dataset, with a stable integer id and its level.
+* :class:`SplitView` — the items of one split, the caption ids that describe each item (its ancestors' node captions
+  and its own), and, for evaluation, the query set: every distinct caption of the split with the items it describes
+  (multi-positive ground truth: a caption is correct on any item it describes).
+* :class:`PairDataset` — training pairs (caption id, item, point cloud) for one epoch: each item once per epoch, with
+  one caption drawn by choosing a level uniformly and then a caption of that level; seeded by (seed, epoch, index),
+  so the draw does not depend on worker processes and a resumed run draws the same pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+from hyperalign.data.layout import Dataset, Item
+
+
+@dataclass
+class CaptionTable:
+    texts: list[str] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def add(self, text: str, level: str) -> int:
+        if text not in self.index:
+            self.index[text] = len(self.texts)
+            self.texts.append(text)
+            self.levels.append(level)
+        return self.index[text]
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> CaptionTable:
+        table = cls()
+        for item in dataset.items():
+            for rec in dataset.captions(item):
+                table.add(rec.text, rec.level)
+        return table
+
+
+@dataclass
+class SplitView:
+    """One split: items (in index order), caption ids per item, and the evaluation query set."""
+
+    split: str
+    items: list[Item]
+    item_captions: list[list[int]]
+    query_ids: list[int]
+    relevance: torch.Tensor  # (Q, S) bool: query caption q describes item s
+
+    @classmethod
+    def build(cls, dataset: Dataset, table: CaptionTable, split: str) -> SplitView:
+        items = dataset.items(split)
+        if not items:
+            raise ValueError(f"{dataset.root}: split {split!r} has no items")
+        item_captions = [[table.index[r.text] for r in dataset.captions(it)] for it in items]
+        query_ids = sorted({cid for caps in item_captions for cid in caps})
+        pos = {q: i for i, q in enumerate(query_ids)}
+        rel = torch.zeros(len(query_ids), len(items), dtype=torch.bool)
+        for s, caps in enumerate(item_captions):
+            for cid in caps:
+                rel[pos[cid], s] = True
+        return cls(split, items, item_captions, query_ids, rel)
+
+
+def resample_indices(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` indices into ``n`` points: a random subset without replacement when ``n >= m``, else all points plus
+    random repeats (a cloud smaller than ``m`` keeps every point)."""
+    if n >= m:
+        return rng.choice(n, size=m, replace=False)
+    return np.concatenate([np.arange(n), rng.choice(n, size=m - n, replace=True)])
+
+
+def _augment(points: np.ndarray, rng: np.random.Generator, jitter: float, scale_range: tuple[float, float], rotate_up: bool) -> np.ndarray:
+    """Random rotation about the up (y) axis, anisotropic scaling and Gaussian jitter of the xyz channels."""
+    out = points.copy()
+    xyz = out[:, :3]
+    if rotate_up:
+        a = rng.uniform(0, 2 * np.pi)
+        ca, sa = np.cos(a), np.sin(a)
+        rot = np.array([[ca, 0.0, sa], [0.0, 1.0, 0.0], [-sa, 0.0, ca]], dtype=np.float32)
+        xyz = xyz @ rot.T
+    xyz = xyz * rng.uniform(*scale_range, size=(1, 3)).astype(np.float32)
+    if jitter > 0:
+        xyz = xyz + rng.normal(0.0, jitter, size=xyz.shape).astype(np.float32)
+    out[:, :3] = xyz
+    return out
+
+
+class PointStore:
+    """All point clouds of a list of items held in memory as float32 arrays (N_i, C)."""
+
+    def __init__(self, dataset: Dataset, items: list[Item]) -> None:
+        self.clouds = [np.ascontiguousarray(dataset.load_points(it), dtype=np.float32) for it in items]
+
+    def fixed(self, index: int, m: int) -> np.ndarray:
+        """A deterministic ``m``-point sample of cloud ``index`` (for evaluation)."""
+        cloud = self.clouds[index]
+        return cloud[resample_indices(len(cloud), m, np.random.default_rng(index))]
+
+    def batch(self, indices: list[int], m: int) -> torch.Tensor:
+        return torch.from_numpy(np.stack([self.fixed(i, m) for i in indices]))
+
+
+class PairDataset(TorchDataset):
+    """Training pairs for one epoch; call :meth:`set_epoch` before iterating."""
+
+    def __init__(
+        self,
+        view: SplitView,
+        table: CaptionTable,
+        store: PointStore,
+        *,
+        points_per_cloud: int,
+        seed: int,
+        augment: bool = True,
+        jitter: float = 0.01,
+        scale_range: tuple[float, float] = (0.9, 1.1),
+        rotate_up: bool = True,
+    ) -> None:
+        self.view = view
+        self.store = store
+        self.m = points_per_cloud
+        self.seed = seed
+        self.augment = augment
+        self.jitter = jitter
+        self.scale_range = scale_range
+        self.rotate_up = rotate_up
+        self.epoch = 0
+        self._by_level: list[dict[str, list[int]]] = []
+        for caps in view.item_captions:
+            groups: dict[str, list[int]] = {}
+            for cid in caps:
+                groups.setdefault(table.levels[cid], []).append(cid)
+            self._by_level.append(groups)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.view.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        groups = self._by_level[i]
+        level = sorted(groups)[rng.integers(len(groups))]
+        caption = groups[level][rng.integers(len(groups[level]))]
+        cloud = self.store.clouds[i]
+        pts = cloud[resample_indices(len(cloud), self.m, rng)]
+        if self.augment:
+            pts = _augment(pts, rng, self.jitter, self.scale_range, self.rotate_up)
+        return {
+            "points": torch.from_numpy(np.ascontiguousarray(pts, dtype=np.float32)),
+            "caption_id": torch.tensor(caption, dtype=torch.long),
+            "shape_id": torch.tensor(i, dtype=torch.long),
+        }

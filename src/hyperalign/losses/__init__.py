@@ -1,0 +1,1 @@
+"""Losses take embedded points (and the space's curvature); they never run the model."""

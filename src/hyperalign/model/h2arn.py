@@ -1,0 +1,135 @@
+"""H2ARN (AAAI 2026): per-modality structural context encoders, contribution-aware hyperbolic aggregation and a
+Lorentz embedding with learnable curvature, on top of a text tower (token features) and a point cloud tower.
+
+The model maps inputs to embedded points and nothing else: losses live in :mod:`hyperalign.losses`, metrics in
+:mod:`hyperalign.eval`. Its ablations (Table 3) and the Euclidean twins are configurations of the same class:
+``aggregation.kind = "mean"`` (w/o aggregation) and ``space.kind = "euclidean"`` (Eu+MP, Eu+CA).
+
+A frozen text tower is not part of this module: its token features come from a cache
+(:class:`hyperalign.encoders.text.TextFeatureCache`) and the model starts at the projection. A trainable text tower
+(``text.trainable``) is held as the submodule ``text_tower`` and saved with the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+import torch
+from torch import Tensor, nn
+
+from hyperalign.encoders.points import PointTowerConfig, build_point_tower
+from hyperalign.encoders.text import TextTower, TextTowerConfig
+from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
+from hyperalign.model.context import ContextEncoder
+from hyperalign.model.embed import EuclideanSpace, LorentzSpace
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContextConfig(_Strict):
+    heads: int = Field(8, ge=1)
+    layers: int = Field(4, ge=0)
+    ff_mult: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class AggregationConfig(_Strict):
+    kind: Literal["contribution", "mean"] = "contribution"
+    tau_init: float = Field(1.0, gt=0)
+    tau_min: float = Field(0.01, gt=0)
+    tau_max: float = Field(100.0, gt=0)
+    learn_tau: bool = True
+
+
+class SpaceConfig(_Strict):
+    kind: Literal["lorentz", "euclidean"] = "lorentz"
+    curvature_init: float = Field(1.0, gt=0)
+    curvature_min: float = Field(0.1, gt=0)
+    curvature_max: float = Field(10.0, gt=0)
+    learn_curvature: bool = True
+    alpha_init: float | None = Field(None, gt=0, description="scale alpha at init; None = 1/sqrt(dim)")
+    alpha_max: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SpaceConfig:
+        if not self.curvature_min <= self.curvature_init <= self.curvature_max:
+            raise ValueError(
+                f"curvature_init {self.curvature_init} must lie in [curvature_min {self.curvature_min}, "
+                f"curvature_max {self.curvature_max}]"
+            )
+        return self
+
+
+class ModelConfig(_Strict):
+    dim: int = Field(256, ge=8, description="common width d of both context encoders and the embedding")
+    text: TextTowerConfig = TextTowerConfig()
+    points: PointTowerConfig = PointTowerConfig()
+    context: ContextConfig = ContextConfig()
+    aggregation: AggregationConfig = AggregationConfig()
+    space: SpaceConfig = SpaceConfig()
+
+
+class H2ARN(nn.Module):
+    """Text token features and point clouds -> embedded points in a shared Lorentz (or Euclidean) space."""
+
+    def __init__(self, cfg: ModelConfig, text_dim: int, text_tower: TextTower | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.text_dim = text_dim
+        if cfg.text.trainable:
+            if text_tower is None:
+                raise ValueError("model.text.trainable is true: pass the TextTower to train with the model")
+            self.text_tower = text_tower
+        ctx = cfg.context
+        self.text_context = ContextEncoder(text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text")
+        self.point_tower = build_point_tower(cfg.points)
+        self.point_context = ContextEncoder(
+            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points"
+        )
+        s = cfg.space
+        if s.kind == "lorentz":
+            self.space: LorentzSpace | EuclideanSpace = LorentzSpace(
+                cfg.dim, s.curvature_init, (s.curvature_min, s.curvature_max), s.learn_curvature, s.alpha_init, s.alpha_max
+            )
+        else:
+            self.space = EuclideanSpace(cfg.dim)
+        self.text_pool = self._make_pool(cfg)
+        self.point_pool = self._make_pool(cfg)
+
+    @staticmethod
+    def _make_pool(cfg: ModelConfig) -> nn.Module:
+        a = cfg.aggregation
+        if a.kind == "mean":
+            return MeanPool()
+        return ContributionAwarePool(cfg.space.kind, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
+
+    @property
+    def hyperbolic(self) -> bool:
+        return self.cfg.space.kind == "lorentz"
+
+    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""
+        h = self.text_context(tokens, mask)
+        z, w = self.text_pool(h, mask, self.space, "text")
+        return self.space(z, "text"), w
+
+    def embed_texts(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
+        """Raw captions through the trainable text tower (only when ``text.trainable``)."""
+        if not hasattr(self, "text_tower"):
+            raise RuntimeError("this model has a frozen text tower: embed cached token features with embed_text_tokens")
+        return self.embed_text_tokens(*self.text_tower(texts))
+
+    def embed_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        """Point clouds (B, N, C) -> embedded points (B, d), token weights (B, L_p)."""
+        tokens = self.point_tower(points)
+        mask = tokens.new_ones(tokens.shape[:2], dtype=torch.bool)
+        h = self.point_context(tokens, mask)
+        z, w = self.point_pool(h, mask, self.space, "points")
+        return self.space(z, "points"), w
+
+    def pairwise_distance(self, text: Tensor, points: Tensor) -> Tensor:
+        return self.space.pairwise_distance(text, points)

@@ -1,0 +1,239 @@
+"""The training loop: AdamW with warm-up + cosine schedule, gradient clipping, validation-based model selection,
+atomic checkpoints every epoch and exact resume.
+
+Reproducibility: the model is initialised from ``seed``; the epoch's order is a permutation drawn from
+``(seed, epoch)`` and each pair's caption, point sample and augmentation from ``(seed, epoch, index)``
+(:class:`~hyperalign.data.pairs.PairDataset`); the torch RNG (dropout) is saved with every checkpoint. A run resumed
+from the checkpoint of epoch ``e`` therefore reproduces the uninterrupted run on the CPU.
+
+Model selection uses the validation split only; the test split is never read here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from hyperalign import __version__
+from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.eval.evaluate import evaluate_view
+from hyperalign.train.checkpoint import CheckpointManager, atomic_write_text, load_trainer_state, load_weights
+from hyperalign.train.config import TrainConfig, dump_config
+from hyperalign.train.setup import RunModules, build_modules, caption_features, resolve_dataset
+
+
+def param_groups(modules: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices only; biases, norms and the bounded log-scalars (curvature, alpha,
+    temperatures) are never decayed (as MERU)."""
+    decay, no_decay = [], []
+    for name, p in modules.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 and not name.endswith("log_value") else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def warmup_cosine(total_steps: int, warmup_frac: float) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up over ``warmup_frac`` of the steps (H2ARN: 10 %), then cosine decay to 0."""
+    warmup = max(1, int(round(warmup_frac * total_steps)))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def weighted_total(terms: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
+    """``sum_k w_k * term_k`` over the named terms the loss returned."""
+    total = torch.zeros((), dtype=torch.float32)
+    for name, value in terms.items():
+        total = total + weights.get(name, 0.0) * value
+    return total
+
+
+def _collate(batch: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    return {k: torch.stack([b[k] for b in batch]) for k in batch[0]}
+
+
+def _scalars(run: RunModules) -> dict[str, float]:
+    out = {"temperature": run.loss.temperature().item()}
+    space = run.model.space
+    if run.model.hyperbolic:
+        out["curvature"] = space.c().item()
+        for m, a in space.alpha.items():
+            out[f"alpha_{m}"] = a().item()
+    for m, pool in (("text", run.model.text_pool), ("points", run.model.point_pool)):
+        if hasattr(pool, "tau"):
+            out[f"tau_agg_{m}"] = pool.tau().item()
+    return out
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_checkpoint: Path
+    best_metric: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised before an optimiser step whose loss is NaN or Inf; the weights are left untouched."""
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    stop_after_epoch: int | None = None,
+) -> TrainResult:
+    """Train ``cfg`` into ``run_dir``; continue from its latest checkpoint when ``resume`` and one exists.
+
+    ``stop_after_epoch`` ends the run early after that epoch (for tests of resume); the schedule is still the one
+    of ``optim.epochs``.
+    """
+    say = log or (lambda msg: None)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+
+    dataset = resolve_dataset(cfg)
+    table = CaptionTable.from_dataset(dataset)
+    train_view = SplitView.build(dataset, table, "train")
+    val_view = SplitView.build(dataset, table, "val")
+    say(f"data: {dataset.root} ({len(train_view.items)} train / {len(val_view.items)} val shapes, {len(table.texts)} captions)")
+    tower, feats = caption_features(cfg, table, progress=progress)
+    run = build_modules(cfg, feats.dim, tower)
+    train_store, val_store = PointStore(dataset, train_view.items), PointStore(dataset, val_view.items)
+    dc = cfg.data
+    pairs = PairDataset(
+        train_view, table, train_store, points_per_cloud=dc.points_per_cloud, seed=cfg.seed,
+        augment=dc.augment, jitter=dc.jitter, scale_range=dc.scale_range, rotate_up=dc.rotate_up,
+    )
+    oc = cfg.optim
+    steps_per_epoch = math.ceil(len(pairs) / oc.batch_size)
+    optimizer = torch.optim.AdamW(param_groups(run, oc.weight_decay), lr=oc.lr, betas=oc.betas)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(oc.epochs * steps_per_epoch, oc.warmup_frac))
+    manager = CheckpointManager(run_dir, cfg.keep_checkpoints)
+    metrics_path = run_dir / "metrics.jsonl"
+
+    start_epoch, best_metric, history = 1, -math.inf, []
+    latest = manager.latest() if resume else None
+    if latest is not None:
+        load_weights(latest, run)
+        meta = load_trainer_state(latest, optimizer, scheduler)
+        start_epoch = int(meta["epoch"]) + 1
+        best_metric = float(meta.get("best_metric", -math.inf))
+        history = [h for h in _read_history(metrics_path) if h["epoch"] < start_epoch]
+        say(f"resumed from {latest} (epoch {meta['epoch']})")
+    atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+
+    meta_base = {
+        "hyperalign_version": __version__,
+        "config": cfg.model_dump(mode="json"),
+        "text_dim": feats.dim,
+        "preprocessing": {
+            "points_per_cloud": dc.points_per_cloud, "channels": dc.channels,
+            "normalisation": "unit sphere (centroid, max radius 1)", "text_model": cfg.model.text.model,
+            "text_max_tokens": cfg.model.text.max_tokens,
+        },
+        "dataset": str(dataset.root),
+    }
+    last_epoch = oc.epochs if stop_after_epoch is None else min(oc.epochs, stop_after_epoch)
+    for epoch in range(start_epoch, last_epoch + 1):
+        t0 = time.perf_counter()
+        record = _train_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress)
+        record["epoch_time_s"] = time.perf_counter() - t0
+        if epoch % cfg.eval.every == 0 or epoch == oc.epochs:
+            val = evaluate_view(
+                run.model, val_view, table, feats.tokens, feats.mask, val_store,
+                points_per_cloud=dc.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
+            )
+            if cfg.eval.select_metric not in val:
+                raise KeyError(f"eval.select_metric {cfg.eval.select_metric!r} is not a metric; choose from {sorted(val)}")
+            record.update({f"val/{k}": v for k, v in val.items()})
+            if val[cfg.eval.select_metric] > best_metric:
+                best_metric = val[cfg.eval.select_metric]
+                manager.save_best(run, {**meta_base, "epoch": epoch, "val": val, "best_metric": best_metric})
+        record.update(_scalars(run))
+        history.append(record)
+        with metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        manager.save_epoch(epoch, run, {**meta_base, "epoch": epoch, "best_metric": best_metric}, optimizer, scheduler)
+        say(_epoch_line(record, cfg.eval.select_metric))
+    return TrainResult(run_dir, manager.best, best_metric, history)
+
+
+def _train_epoch(
+    run: RunModules, pairs: PairDataset, feats, optimizer, scheduler, cfg: TrainConfig, epoch: int, progress: bool
+) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    run.train()
+    pairs.set_epoch(epoch)
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+    loader = DataLoader(
+        pairs, batch_size=cfg.optim.batch_size, sampler=order.tolist(), collate_fn=_collate,
+        num_workers=cfg.data.num_workers, persistent_workers=False,
+    )
+    weights = cfg.loss.weights()
+    sums: dict[str, float] = {}
+    n_steps, wait = 0, 0.0
+    t_wait = time.perf_counter()
+    for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.optim.epochs}", disable=not progress, leave=False):
+        wait += time.perf_counter() - t_wait
+        ids = batch["caption_id"]
+        m = feats.mask[ids]
+        length = int(m.sum(dim=1).max())
+        text, _ = run.model.embed_text_tokens(feats.tokens[ids, :length], m[:, :length])
+        points, _ = run.model.embed_points(batch["points"])
+        terms = run.loss(text, points, batch["shape_id"], ids, run.model.space)
+        total = weighted_total(terms, weights)
+        if not bool(torch.isfinite(total)):
+            raise NonFiniteLossError(
+                f"non-finite loss at epoch {epoch}, step {n_steps} (shape ids {batch['shape_id'].tolist()[:8]}...): "
+                f"{ {k: float(v) for k, v in terms.items()} }; the step was skipped and the weights are unchanged"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if cfg.optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(run.parameters(), cfg.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        for k, v in {**terms, "loss": total}.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        n_steps += 1
+        t_wait = time.perf_counter()
+    record: dict[str, Any] = {"epoch": epoch, "steps": n_steps, "lr": scheduler.get_last_lr()[0], "data_wait_s": wait}
+    record.update({k: v / max(1, n_steps) for k, v in sums.items()})
+    return record
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _epoch_line(record: dict[str, Any], select: str) -> str:
+    parts = [f"epoch {record['epoch']}", f"loss {record.get('loss', float('nan')):.4f}"]
+    if f"val/{select}" in record:
+        parts.append(f"val {select} {record[f'val/{select}']:.2f}")
+    if "curvature" in record:
+        parts.append(f"c {record['curvature']:.3f}")
+    parts.append(f"{record['epoch_time_s']:.1f}s")
+    return " | ".join(parts)

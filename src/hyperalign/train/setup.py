@@ -1,0 +1,76 @@
+"""Build what a run needs from its config: the dataset, caption features, the model and the loss.
+
+Shared by training, evaluation and inference so that each piece is built one way only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from hyperalign.data.layout import Dataset, load_dataset
+from hyperalign.data.pairs import CaptionTable
+from hyperalign.encoders.text import TextFeatureCache, TextTower
+from hyperalign.losses.objective import DualGeometricLoss
+from hyperalign.model.h2arn import H2ARN
+from hyperalign.train.config import DemoDataConfig, TrainConfig
+
+
+def demo_data_dir(cache_dir: str | Path, demo: DemoDataConfig) -> Path:
+    """Where the built-in demo data for these settings lives (generated once, keyed by its settings)."""
+    key = hashlib.sha256(json.dumps(demo.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cache_dir).expanduser() / "demo-data" / key
+
+
+def resolve_dataset(cfg: TrainConfig) -> Dataset:
+    """The configured dataset; with ``data.path`` unset, the built-in demo (generated on first use)."""
+    if cfg.data.path is not None:
+        return load_dataset(Path(cfg.data.path).expanduser())
+    from hyperalign.data.demo import make_demo
+
+    d = cfg.data.demo
+    root = demo_data_dir(cfg.cache_dir, d)
+    if not (root / "index.json").is_file():
+        make_demo(root, shapes_per_subtype=d.shapes_per_subtype, n_points=d.n_points, seed=d.seed, colour=d.colour)
+    return load_dataset(root)
+
+
+@dataclass
+class CaptionFeatures:
+    """Token features of every caption in a table: (T, L, D) float32 and mask (T, L) bool."""
+
+    tokens: Tensor
+    mask: Tensor
+
+    @property
+    def dim(self) -> int:
+        return int(self.tokens.shape[-1])
+
+
+def caption_features(cfg: TrainConfig, table: CaptionTable, progress: bool = True) -> tuple[TextTower, CaptionFeatures]:
+    """Run the (frozen) text tower over every caption once, through the on-disk feature cache."""
+    tower = TextTower(cfg.model.text)
+    cache = TextFeatureCache(Path(cfg.cache_dir).expanduser() / "text-features", tower, progress=progress)
+    tokens, mask = cache.get(table.texts)
+    return tower, CaptionFeatures(tokens.float(), mask)
+
+
+class RunModules(nn.Module):
+    """The trainable state of a run: the model and the loss (its temperature); saved together."""
+
+    def __init__(self, model: H2ARN, loss: DualGeometricLoss) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss
+
+
+def build_modules(cfg: TrainConfig, text_dim: int, text_tower: TextTower | None = None) -> RunModules:
+    """Model and loss, initialised from ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    model = H2ARN(cfg.model, text_dim, text_tower if cfg.model.text.trainable else None)
+    return RunModules(model, DualGeometricLoss(cfg.loss, model.hyperbolic))
