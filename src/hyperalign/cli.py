@@ -87,7 +87,7 @@ def _print_metrics(metrics: dict[str, float], title: str, json_out: Path | None)
 @friendly_errors
 def make_demo_cmd(
     out: Path = typer.Option(Path("hyperalign-data/demo"), help="Output dataset directory."),
-    shapes_per_subtype: int = typer.Option(12, min=1, help="Shapes generated per sub-type."),
+    shapes_per_subtype: int = typer.Option(30, min=3, help="Shapes generated per sub-type."),
     points: int = typer.Option(1024, min=16, help="Points per shape."),
     seed: int = typer.Option(0, help="Random seed (the data is a pure function of the settings)."),
 ) -> None:

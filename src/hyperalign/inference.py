@@ -96,24 +96,16 @@ def evaluate(retriever: Retriever, split: str = "test", data: str | Path | None 
     """Retrieval metrics of a loaded model on ``split`` of its training dataset (or of ``data``)."""
     from hyperalign.data.layout import load_dataset
     from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
-    from hyperalign.encoders.text import TextFeatureCache
     from hyperalign.eval.evaluate import evaluate_view
-    from hyperalign.train.setup import resolve_dataset
+    from hyperalign.train.setup import caption_features, resolve_dataset
 
     cfg = retriever.cfg
     dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(cfg)
     table = CaptionTable.from_dataset(dataset)
     view = SplitView.build(dataset, table, split)
-    cache = TextFeatureCache(Path(cfg.cache_dir).expanduser() / "text-features", retriever.tower, progress=progress)
-    texts = [table.texts[q] for q in view.query_ids]
-    tokens, mask = cache.get(texts)
-    # evaluate_view indexes features by caption id: give it a table restricted to this split's queries.
-    sub = CaptionTable()
-    for q in view.query_ids:
-        sub.add(table.texts[q], table.levels[q])
-    view = SplitView.build(dataset, sub, split)
+    features = caption_features(cfg, table.texts, retriever.tower, progress=progress)
     return evaluate_view(
-        retriever.model, view, sub, tokens.float(), mask, PointStore(dataset, view.items),
+        retriever.model, view, table, features, PointStore(dataset, view.items),
         points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
     )
 

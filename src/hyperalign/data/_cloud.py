@@ -17,7 +17,7 @@ GREY = 0.5  # colour used by ``as_array(6)`` for clouds without rgb
 COLUMNS = ("x", "y", "z", "red", "green", "blue", "nx", "ny", "nz")  # canonical column names, as written
 
 # Header / attribute spellings accepted for each canonical column.
-_ALIASES = {
+ALIASES = {
     **{name: name for name in COLUMNS},
     "r": "red", "g": "green", "b": "blue",
     "diffuse_red": "red", "diffuse_green": "green", "diffuse_blue": "blue",
@@ -90,21 +90,25 @@ def make_cloud(
         raise PointCloudError(f"{path}: {exc}") from exc
 
 
-def check_count(path: str | os.PathLike[str], n: int, max_points: int) -> None:
-    """Refuse empty clouds and clouds above ``max_points`` (a guard against loading huge files by mistake)."""
+def check_count(path: str | os.PathLike[str], n: int, max_points: int, *, exact: bool = True) -> None:
+    """Refuse empty clouds and clouds above ``max_points`` (a guard against loading huge files by mistake).
+
+    ``exact=False`` when reading stopped early, so ``n`` is only a lower bound.
+    """
     if n == 0:
         raise PointCloudError(f"{path}: contains 0 points")
     if n > max_points:
+        count, example = (f"{n} points", f" (e.g. max_points={n})") if exact else ("more points", "")
         raise PointCloudError(
-            f"{path}: {n} points exceed the limit of max_points={max_points}; "
-            f"pass a larger max_points to read_point_cloud (e.g. max_points={n}) to read it"
+            f"{path}: {count} exceed the limit of max_points={max_points}; "
+            f"pass a larger max_points to read_point_cloud{example} to read it"
         )
 
 
 def colours01(path: str | os.PathLike[str], values: np.ndarray, what: str) -> np.ndarray:
     """Colours in [0, 1], or integer-valued in [0, 255] (then divided by 255); anything else is refused."""
     values = np.asarray(values, dtype=np.float64)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
+    if not np.isfinite(values).all():
         raise PointCloudError(f"{path}: {what} contain NaN/Inf values")
     kind = _kind(values)
     if kind == "rgb01":
@@ -117,19 +121,23 @@ def colours01(path: str | os.PathLike[str], values: np.ndarray, what: str) -> np
     )
 
 
-def _kind(block: np.ndarray) -> Literal["rgb01", "rgb255", "normals"] | None:
-    """Classify three unnamed columns: colours (either scale) before unit normals; None if neither."""
+def _kind(block: np.ndarray, normals_first: bool = False) -> Literal["rgb01", "rgb255", "normals"] | None:
+    """Classify three unnamed columns: colours (either scale), else unit normals; None if neither.
+
+    ``normals_first`` tries unit normals first (used for columns 7-9 once columns 4-6 were colours).
+    """
     block = np.asarray(block, dtype=np.float64)
     if not np.isfinite(block).all():
         return None
+    unit = bool(np.abs(np.linalg.norm(block, axis=1) - 1.0).max() < 1e-3)
+    if normals_first and unit:
+        return "normals"
     lo, hi = block.min(), block.max()
     if lo >= 0.0 and hi <= 1.0:
         return "rgb01"
     if lo >= 0.0 and hi <= 255.0 and np.array_equal(block, np.round(block)):
         return "rgb255"
-    if np.abs(np.linalg.norm(block, axis=1) - 1.0).max() < 1e-3:
-        return "normals"
-    return None
+    return "normals" if unit else None
 
 
 def cloud_from_columns(
@@ -141,9 +149,9 @@ def cloud_from_columns(
 ) -> PointCloud:
     """Turn an (N, C) table into a cloud, by column ``names`` when known, else by position.
 
-    Named columns may be spelled as in :data:`_ALIASES`; unknown names are ignored. Unnamed: the first three
+    Named columns may be spelled as in :data:`ALIASES`; unknown names are ignored. Unnamed: the first three
     columns are xyz; columns 4-6 (and 7-9) are colours if they lie in [0, 1] or are integers in [0, 255], normals
-    if every row has unit length. ``widths="array"`` allows C in {3, 6, 9}; ``"text"`` allows 3 or >= 6 and
+    if every row has unit length (after colours in 4-6, unit rows in 7-9 are normals). ``widths="array"`` allows C in {3, 6, 9}; ``"text"`` allows 3 or >= 6 and
     ignores columns beyond the ones it can interpret.
     """
     table = np.asarray(table)
@@ -163,7 +171,7 @@ def cloud_from_columns(
         if n_cols < start + 3:
             break
         block = table[:, start : start + 3]
-        kind = _kind(block)
+        kind = _kind(block, normals_first="rgb" in parts)
         role = None if kind is None else ("normals" if kind == "normals" else "rgb")
         if role is None or role in parts:
             if start == 6 and widths == "text":
@@ -182,7 +190,7 @@ def _by_names(path: str | os.PathLike[str], table: np.ndarray, names: list[str])
         raise PointCloudError(f"{path}: {len(names)} column names {names} for {table.shape[1]} columns")
     index = {}
     for i, name in enumerate(names):
-        canon = _ALIASES.get(name.strip().lower())
+        canon = ALIASES.get(name.strip().lower())
         if canon is not None:
             index.setdefault(canon, i)
 

@@ -41,31 +41,8 @@ def _triangulate(path: Path, polygons: list[list[int]], n_vertices: int) -> np.n
 
 def read_off(path: Path, mesh_samples: int, seed: int, max_points: int) -> PointCloud:
     """[C][N]OFF: vertex rows ``x y z [nx ny nz] [r g b [a]]``; faces ``k i1 .. ik`` are sampled when present."""
-    try:
-        lines = [ln.split("#", 1)[0].split() for ln in path.read_text(encoding="utf-8").splitlines()]
-    except UnicodeDecodeError as exc:
-        raise PointCloudError(f"{path}: not a text OFF file: {exc}") from exc
-    lines = [ln for ln in lines if ln]
-    head = _OFF_HEADER.fullmatch(lines[0][0]) if lines else None
-    if head is None:
-        raise PointCloudError(f"{path}: expected an 'OFF' header line (OFF, COFF, NOFF or CNOFF)")
-    has_rgb, has_normals = bool(head[1]), bool(head[2])
-    counts = ([head[3]] if head[3] else []) + lines[0][1:]  # ModelNet writes "OFF490 518 0" on one line
-    body = 1
-    if not counts:
-        counts, body = (lines[1] if len(lines) > 1 else []), 2
-    try:
-        n_vertices, n_faces = int(counts[0]), int(counts[1])
-    except (IndexError, ValueError) as exc:
-        raise PointCloudError(f"{path}: expected a counts line 'n_vertices n_faces n_edges'; got {counts}") from exc
-    vertex_rows = lines[body : body + n_vertices]
-    face_rows = lines[body + n_vertices : body + n_vertices + n_faces]
-    if len(vertex_rows) < n_vertices or len(face_rows) < n_faces:
-        raise PointCloudError(
-            f"{path}: truncated: the header promises {n_vertices} vertices and {n_faces} faces; "
-            f"found {len(vertex_rows)} vertex and {len(face_rows)} face lines"
-        )
-    check_count(path, n_vertices, max_points)
+    vertex_rows, face_rows, has_rgb, has_normals = _split_off(path)
+    check_count(path, len(vertex_rows), max_points)
     width = 3 + 3 * has_normals + 3 * has_rgb
     try:
         if any(len(row) < width for row in vertex_rows):
@@ -81,8 +58,38 @@ def read_off(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     if not polygons:
         return make_cloud(path, table[:, :3], rgb, normals)
     check_count(path, mesh_samples, max_points)
-    faces = _triangulate(path, polygons, n_vertices)
+    faces = _triangulate(path, polygons, len(table))
     return sample_mesh(path, table[:, :3], faces, rgb, mesh_samples, seed)
+
+
+def _split_off(path: Path) -> tuple[list[list[str]], list[list[str]], bool, bool]:
+    """Tokenised vertex and face lines of an OFF file, and whether vertices carry colours and normals."""
+    try:
+        lines = [ln.split("#", 1)[0].split() for ln in path.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError as exc:
+        raise PointCloudError(f"{path}: not a text OFF file: {exc}") from exc
+    lines = [ln for ln in lines if ln]
+    head = _OFF_HEADER.fullmatch(lines[0][0]) if lines else None
+    if head is None:
+        raise PointCloudError(f"{path}: expected an 'OFF' header line (OFF, COFF, NOFF or CNOFF)")
+    counts = ([head[3]] if head[3] else []) + lines[0][1:]  # ModelNet writes "OFF490 518 0" on one line
+    body = 1
+    if not counts:
+        counts, body = (lines[1] if len(lines) > 1 else []), 2
+    try:
+        n_vertices, n_faces = int(counts[0]), int(counts[1])
+        if n_vertices < 0 or n_faces < 0:
+            raise ValueError("negative count")
+    except (IndexError, ValueError) as exc:
+        raise PointCloudError(f"{path}: expected a counts line 'n_vertices n_faces n_edges'; got {counts}") from exc
+    vertex_rows = lines[body : body + n_vertices]
+    face_rows = lines[body + n_vertices : body + n_vertices + n_faces]
+    if len(vertex_rows) < n_vertices or len(face_rows) < n_faces:
+        raise PointCloudError(
+            f"{path}: truncated: the header promises {n_vertices} vertices and {n_faces} faces; "
+            f"found {len(vertex_rows)} vertex and {len(face_rows)} face lines"
+        )
+    return vertex_rows, face_rows, bool(head[1]), bool(head[2])
 
 
 def write_off(path: Path, cloud: PointCloud) -> None:

@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.data._atomic import atomic_path
-from hyperalign.data._cloud import PointCloud, PointCloudError, check_count, cloud_columns, cloud_from_columns
+from hyperalign.data._cloud import (
+    ALIASES,
+    PointCloud,
+    PointCloudError,
+    check_count,
+    cloud_columns,
+    cloud_from_columns,
+)
 
 _NUMERIC = "iuf"  # dtype kinds accepted as coordinates
 
@@ -30,7 +37,7 @@ def read_npy(path: Path, max_points: int) -> PointCloud:
     except (ValueError, OSError, EOFError) as exc:
         raise PointCloudError(f"{path}: not a readable .npy array (truncated or corrupt?): {exc}") from exc
     _check_array(path, arr.shape, arr.dtype.kind, "the array", max_points)
-    return cloud_from_columns(path, np.asarray(arr))
+    return cloud_from_columns(path, np.array(arr))  # a copy: the cloud must not keep the file mapped
 
 
 def write_npy(path: Path, cloud: PointCloud) -> None:
@@ -49,18 +56,13 @@ def read_npz(path: Path, max_points: int) -> PointCloud:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = list(archive.files)
-            if "points" in keys:
-                key = "points"
-            elif len(keys) == 1:
-                key = keys[0]
-            else:
-                raise PointCloudError(f"{path}: expected a key 'points' or a single array; found keys {keys}")
-            arr = archive[key]
+            key = "points" if "points" in keys else keys[0] if len(keys) == 1 else None
+            arr = None if key is None else archive[key]
             names = [str(n) for n in archive["columns"]] if key == "points" and "columns" in keys else None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, PointCloudError):
-            raise
         raise PointCloudError(f"{path}: not a readable .npz archive (truncated or corrupt?): {exc}") from exc
+    if key is None or arr is None:
+        raise PointCloudError(f"{path}: expected a key 'points' or a single array; found keys {keys}")
     _check_array(path, arr.shape, arr.dtype.kind, f"array '{key}'", max_points)
     return cloud_from_columns(path, arr, names)
 
@@ -125,9 +127,6 @@ def _is_number(token: str) -> bool:
     return True
 
 
-_TEXT_NAMES = {"x", "y", "z", "r", "g", "b", "red", "green", "blue", "nx", "ny", "nz"}
-
-
 def _scan_header(path: Path) -> tuple[int, list[str] | None, str | None]:
     """Lines before the first data row, the column names they give (if any), and the data delimiter.
 
@@ -143,7 +142,7 @@ def _scan_header(path: Path) -> tuple[int, list[str] | None, str | None]:
             if not tokens:
                 continue
             if text.startswith(("#", "//")):
-                if names is None and all(t.lower() in _TEXT_NAMES for t in tokens):
+                if names is None and all(t.lower() in ALIASES for t in tokens):
                     names = tokens
                 continue
             if all(_is_number(t) for t in tokens):
@@ -162,14 +161,21 @@ def read_text(path: Path, max_points: int) -> PointCloud:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below as 0 points
             table = np.loadtxt(
-                path, delimiter=delimiter, comments=("#", "//"), skiprows=skip, ndmin=2,
-                max_rows=max_points + 1, encoding="utf-8",
-            )  # fmt: skip
+                path,
+                delimiter=delimiter,
+                comments=("#", "//"),
+                skiprows=skip,
+                ndmin=2,
+                max_rows=max_points + 1,
+                encoding="utf-8",
+            )
     except UnicodeDecodeError as exc:
         raise PointCloudError(f"{path}: not UTF-8 text: {exc}") from exc
+    except PointCloudError:
+        raise
     except ValueError as exc:
         raise PointCloudError(f"{path}: expected rows of numbers with the same number of columns: {exc}") from exc
-    check_count(path, table.shape[0], max_points)
+    check_count(path, table.shape[0], max_points, exact=False)  # loadtxt stopped after max_points + 1 rows
     return cloud_from_columns(path, table, names, widths="text")
 
 

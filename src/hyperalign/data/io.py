@@ -16,7 +16,14 @@ import numpy as np
 from hyperalign.data import _mesh, _ply, _tables
 from hyperalign.data._cloud import PointCloud, PointCloudError
 
-__all__ = ["SUFFIXES", "PointCloud", "PointCloudError", "normalize_unit_sphere", "read_point_cloud", "write_point_cloud"]
+__all__ = [
+    "SUFFIXES",
+    "PointCloud",
+    "PointCloudError",
+    "normalize_unit_sphere",
+    "read_point_cloud",
+    "write_point_cloud",
+]
 
 _WRITERS: dict[str, Callable[[Path, PointCloud], None]] = {
     ".npy": _tables.write_npy,
@@ -99,6 +106,10 @@ def normalize_unit_sphere(xyz: np.ndarray) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError("xyz contains NaN/Inf values")
     out_dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
-    centred = arr.astype(np.float64) - arr.mean(axis=0, dtype=np.float64)
-    radius = float(np.linalg.norm(centred, axis=1).max())
+    if (arr == arr[0]).all():  # tested exactly: the rounded mean of equal points can differ from them
+        return np.zeros(arr.shape, dtype=out_dtype)
+    work = arr.astype(np.float64)
+    work /= np.abs(work).max()  # to O(1) first: the mean cannot overflow nor the squares in the norm underflow
+    centred = work - work.mean(axis=0)
+    radius = np.linalg.norm(centred, axis=1).max()
     return (centred / radius if radius > 0.0 else centred).astype(out_dtype)

@@ -66,6 +66,19 @@ class SplitView:
                 rel[pos[cid], s] = True
         return cls(split, items, item_captions, query_ids, rel)
 
+    def positives(self, caption_ids: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+        """``pos[i, j]``: caption ``caption_ids[i]`` describes item ``shape_ids[j]`` (positions in this view), the
+        multi-positive ground truth of training: a caption is a positive for every shape it describes (its own, others
+        of its instance text, and every shape under its node for category / sub-type captions). (B,), (N,) -> (B, N)."""
+        if not hasattr(self, "_row"):
+            row = torch.full((max(self.query_ids) + 1,), -1, dtype=torch.long)
+            row[torch.tensor(self.query_ids)] = torch.arange(len(self.query_ids))
+            self._row = row
+        rows = self._row[caption_ids]
+        if bool((rows < 0).any()):
+            raise ValueError(f"caption ids {caption_ids[rows < 0].tolist()} do not describe any item of split {self.split!r}")
+        return self.relevance[rows][:, shape_ids]
+
 
 def resample_indices(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """``m`` indices into ``n`` points: a random subset without replacement when ``n >= m``, else all points plus

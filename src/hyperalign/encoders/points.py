@@ -89,7 +89,9 @@ def farthest_point_sample(xyz: Tensor, m: int, start: Tensor | None = None) -> T
         if start is None:
             start = (xyz - xyz.mean(dim=1, keepdim=True)).square().sum(-1).argmax(dim=1)
         elif start.shape != (b,) or start.dtype.is_floating_point or bool(((start < 0) | (start >= n)).any()):
-            raise ValueError(f"start: expected ({b},) integer indices in [0, {n}), got {tuple(start.shape)} {start.dtype}")
+            raise ValueError(
+                f"start: expected ({b},) integer indices in [0, {n}), got shape {tuple(start.shape)} {start.dtype}"
+            )
         steps = min(m, n)
         idx = torch.empty(b, steps, dtype=torch.long, device=xyz.device)
         nearest = torch.full((b, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
@@ -114,7 +116,8 @@ query ``(B, M, D)``, ref ``(B, N, D)``.
     _check_cloud(query, "query")
     _check_cloud(ref, "ref")
     if query.shape[0] != ref.shape[0] or query.shape[2] != ref.shape[2]:
-        raise ValueError(f"query, ref: expected (B, M, D) and (B, N, D), got {tuple(query.shape)}, {tuple(ref.shape)}")
+        shapes = f"{tuple(query.shape)}, {tuple(ref.shape)}"
+        raise ValueError(f"query, ref: expected (B, M, D) and (B, N, D), got {shapes}")
     b, m, _ = query.shape
     n = ref.shape[1]
     if not 1 <= k <= n:
@@ -132,7 +135,7 @@ query ``(B, M, D)``, ref ``(B, N, D)``.
 
 
 def gather_points(x: Tensor, idx: Tensor) -> Tensor:
-    """``out[b, ...] = x[b, idx[b, ...]]``: rows of ``x`` ``(B, N, C)`` picked by ``idx`` ``(B, ...)`` -> ``(B, ..., C)``.
+    """Rows of ``x`` ``(B, N, C)`` picked by ``idx`` ``(B, ...)``: ``out[b, ...] = x[b, idx[b, ...]]``, ``(B, ..., C)``.
 
     Differentiable in ``x``; raises IndexError for indices outside ``[0, N)``.
     """

@@ -8,6 +8,8 @@ reported per caption level (``t2s_R@1/category`` ...).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import Tensor
 
@@ -16,15 +18,14 @@ from hyperalign.eval.retrieval import cross_modal_metrics, retrieval_metrics
 from hyperalign.model.h2arn import H2ARN
 
 
+class TokenSource(Protocol):
+    def batch(self, ids: list[int]) -> tuple[Tensor, Tensor]: ...
+
+
 @torch.no_grad()
-def embed_caption_ids(model: H2ARN, tokens: Tensor, mask: Tensor, ids: list[int], batch_size: int) -> Tensor:
-    """Embed cached caption token features, rows ``ids`` of (T, L, D) ``tokens``; returns (len(ids), n)."""
-    out = []
-    for start in range(0, len(ids), batch_size):
-        idx = torch.tensor(ids[start : start + batch_size])
-        m = mask[idx]
-        length = int(m.sum(dim=1).max())
-        out.append(model.embed_text_tokens(tokens[idx, :length], m[:, :length])[0])
+def embed_caption_ids(model: H2ARN, features: TokenSource, ids: list[int], batch_size: int) -> Tensor:
+    """Embed captions ``ids`` from their token features (``features.batch(ids)``); returns (len(ids), n)."""
+    out = [model.embed_text_tokens(*features.batch(ids[s : s + batch_size]))[0] for s in range(0, len(ids), batch_size)]
     return torch.cat(out)
 
 
@@ -43,8 +44,7 @@ def evaluate_view(
     model: H2ARN,
     view: SplitView,
     table: CaptionTable,
-    tokens: Tensor,
-    mask: Tensor,
+    features: TokenSource,
     store: PointStore,
     *,
     points_per_cloud: int,
@@ -55,7 +55,7 @@ def evaluate_view(
     was_training = model.training
     model.eval()
     try:
-        text = embed_caption_ids(model, tokens, mask, view.query_ids, batch_size)
+        text = embed_caption_ids(model, features, view.query_ids, batch_size)
         shapes = embed_store(model, store, points_per_cloud, batch_size)
     finally:
         model.train(was_training)

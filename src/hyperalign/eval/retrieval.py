@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 Distance = Callable[[Tensor, Tensor], Tensor]
-_RECALL_KEY = re.compile(r"R@\d+$")
+_RECALL_KEY = re.compile(r"R@\d+(/|$)")
 
 
 def _as_dist(dist: Tensor) -> Tensor:

@@ -256,29 +256,65 @@ def half_aperture(x: Tensor, c: Tensor | float, K: float = 0.1) -> Tensor:
     (aperture ~ pi/2) with finite gradients.
     """
     x, c = _prepare(x, c)
-    arg = 2.0 * K / (c.sqrt() * _safe_norm(x))
-    return torch.asin(arg.clamp(max=1.0 - _acos_asin_margin(x)))
+    margin = _acos_asin_margin(x)
+    # Clamp the denominator, not the argument: at the origin 2K / (sqrt(c) sqrt(tiny)) ~ 1e18 and the gradient of the
+    # division multiplies by its square, which overflows for c < 1 (0 * inf = nan even where the clamp is active).
+    # sqrt(c) ||x~|| >= 2K / (1 - margin) is the same clamp of the argument at 1 - margin.
+    den = (c.sqrt() * _safe_norm(x)).clamp_min(2.0 * K / (1.0 - margin))
+    return torch.asin((2.0 * K / den).clamp(max=1.0 - margin))
 
 
 def exterior_angle(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
     """Exterior angle at ``x`` between the ray from the origin through ``x`` and the geodesic from ``x`` to ``y``.
 
     ``ext(x, y) = acos[(y_0 + c <x, y>_L x_0) / (||x~|| sqrt((c <x, y>_L)^2 - 1))]`` (MERU Eq. 8, H2ARN Eq. 12).
-    ``y`` lies in the entailment cone of ``x`` iff ``ext(x, y) <= half_aperture(x)``. The factor
-    ``(c<x,y>)^2 - 1 = (z - 1)(z + 1)`` with ``z = -c<x,y>_L`` takes ``z - 1`` from the cancellation-free
-    law of cosines (:func:`_half_z_minus_1`), so the angle stays accurate for nearby points. Shapes broadcast (..., n) -> (...); result in [0, pi].
+    ``y`` lies in the entailment cone of ``x`` iff ``ext(x, y) <= half_aperture(x)``. Shapes broadcast
+    (..., n) -> (...); result in [0, pi].
+
+    Evaluated as ``atan2(sin, cos)`` of two quantities with the common positive factor
+    ``||x~|| x_0 sinh(sqrt(c) d(x, y))`` removed, each free of cancellation and of overflow:
+
+    * cos part, MERU's numerator with ``z = -c<x, y>_L`` divided by ``x_0``: ``(y_0 - z x_0) / x_0 =
+      (y_0 - x_0) / x_0 - (z - 1)``, where ``y_0 - x_0 = <y~ - x~, y~ + x~> / (x_0 + y_0)`` and ``z - 1`` comes from
+      :func:`_half_z_minus_1`;
+    * sin part, from the hyperbolic law of sines in the triangle (origin, x, y), ``sin(ext) = sinh(sqrt(c) d(o, y))
+      sin(theta) / sinh(sqrt(c) d(x, y))`` (e.g. Ratcliffe, "Foundations of Hyperbolic Manifolds", Sec. 3.5):
+      ``sqrt(c) (||x~|| / x_0) ||y~_perp||`` with ``y~_perp`` the component of ``y~`` orthogonal to ``x~`` (equal to
+      that of ``y~ - x~``; the shorter of the two is projected, so nearby points keep their digits).
+
+    The ``acos`` form loses half the digits near 0 and pi and, with the clamp its gradient needs, cannot go below
+    ``sqrt(8 eps)`` ~ 1e-3 rad in float32, more than the half-aperture of every point farther than ``6/sqrt(c)``
+    from the origin; its numerator ``z x_0`` also overflows float32 for points near the sinh cap. ``atan2`` is exact
+    there and its gradient is finite except at ``sin = cos = 0`` (``x == y``, or both points at the origin), where
+    the angle is undefined: where both parts are below ``sqrt(tiny)`` it returns pi/2 (as ``acos(0)`` did) with zero
+    gradient.
     """
     x, c = _prepare(x, c)
     y = as_float(y).to(x.dtype)
     x, y = torch.broadcast_tensors(x, y)
+    tiny = _tiny(x)
     x0 = time_component(x, c)
     y0 = time_component(y, c)
-    z_minus_1 = 2.0 * _half_z_minus_1(x, y, c)
-    z = 1.0 + z_minus_1
-    numer = y0 - z * x0
-    denom = _safe_norm(x) * (z_minus_1 * (z + 1.0)).clamp_min(_tiny(x)).sqrt()
-    margin = _acos_asin_margin(x)
-    return torch.acos((numer / denom).clamp(-1.0 + margin, 1.0 - margin))
+    nx = _safe_norm(x)
+    diff = y - x
+    cos_part = (diff * (y + x)).sum(dim=-1) / ((x0 + y0) * x0) - 2.0 * _half_z_minus_1(x, y, c)
+    u = x / nx.unsqueeze(-1)
+    shorter = torch.where((diff * diff).sum(dim=-1, keepdim=True) < (y * y).sum(dim=-1, keepdim=True), diff, y)
+    perp = shorter - (shorter * u).sum(dim=-1, keepdim=True) * u
+    perp_sq = (perp * perp).sum(dim=-1)
+    ratio = nx / x0  # tanh(sqrt(c) d(o, x)), in (0, 1)
+    # floor at tiny: sqrt() has an infinite slope at 0 (y on the ray of x); below it the gradient is zero.
+    sin_part = c.sqrt() * ratio * perp_sq.clamp_min(tiny).sqrt()
+    # atan2's gradient divides by sin^2 + cos^2: where both parts are below sqrt(tiny) (x == y, points closer than
+    # ~sqrt(tiny), both at the origin) the angle is undefined and that square underflows; substitute (1, 0) there and
+    # return pi/2 with zero gradient. The test uses sin^2 before the floor above (which alone can exceed sqrt(tiny)).
+    defined = (cos_part.abs() > math.sqrt(tiny)) | (c * ratio * ratio * perp_sq > tiny)
+    # atan2 is scale invariant: dividing both parts by their (detached) larger magnitude changes neither the value nor
+    # the gradient, and keeps sin^2 + cos^2 in atan2's backward within [1, 2] (|cos part| reaches z ~ 1e32 in float32
+    # for points near the sinh cap; its square overflows).
+    scale = torch.where(defined, torch.maximum(sin_part, cos_part.abs()).detach(), 1.0)
+    angle = torch.atan2(torch.where(defined, sin_part, 1.0) / scale, torch.where(defined, cos_part, 0.0) / scale)
+    return torch.where(defined, angle, 0.5 * math.pi)
 
 
 def to_poincare(x: Tensor, c: Tensor | float) -> Tensor:

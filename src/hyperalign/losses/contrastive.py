@@ -4,8 +4,8 @@ Logits are ``-distance / tau``: with Lorentz points the distance is the geodesic
 it is ``1 - cos`` (the Euclidean ablations; a constant shift of the logits leaves softmax unchanged, so this is the
 usual cosine InfoNCE).
 
-Multi-positive: row ``i`` may have several positives ``P(i)`` (a batch can hold several captions of one shape, or one
-caption text paired with several shapes). Each direction's loss is
+Multi-positive: row ``i`` may have several positives ``P(i)``: every shape its caption describes (a batch holds
+several shapes under "a chair", and several captions of one shape). Each direction's loss is
 ``-log( sum_{j in P(i)} exp(l_ij) / sum_j exp(l_ij) )``, i.e. the probability mass on all positives (the "sum inside
 the log" form; with one positive per row it is the standard InfoNCE). The loss is the mean of both directions.
 """
@@ -14,18 +14,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-
-
-def positive_mask(
-    shape_ids_a: Tensor, shape_ids_b: Tensor, caption_ids_a: Tensor | None = None, caption_ids_b: Tensor | None = None
-) -> Tensor:
-    """``pos[i, j]``: text ``i`` and shape ``j`` match, i.e. same shape id, or the same caption text (a caption
-    describes every shape it was paired with). Built from ids, never from ``arange``, so it stays right after an
-    all-gather across ranks. Shapes (B,), (N,) -> (B, N) bool."""
-    pos = shape_ids_a.unsqueeze(1) == shape_ids_b.unsqueeze(0)
-    if caption_ids_a is not None and caption_ids_b is not None:
-        pos = pos | (caption_ids_a.unsqueeze(1) == caption_ids_b.unsqueeze(0))
-    return pos
 
 
 def _directional(logits: Tensor, positives: Tensor) -> Tensor:

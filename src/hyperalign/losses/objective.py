@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
-from hyperalign.losses.contrastive import multi_positive_infonce, positive_mask
+from hyperalign.losses.contrastive import multi_positive_infonce
 from hyperalign.losses.entailment import ordering_loss
 from hyperalign.model.scalars import BoundedLogScalar
 
@@ -51,12 +51,13 @@ class DualGeometricLoss(nn.Module):
             cfg.temperature, cfg.temperature_min, cfg.temperature_max, cfg.learn_temperature, name="temperature"
         )
 
-    def forward(
-        self, text: Tensor, points: Tensor, shape_ids: Tensor, caption_ids: Tensor, space: nn.Module
-    ) -> dict[str, Tensor]:
-        """``text``, ``points``: (B, n) embedded pairs (row i of each is one sample); ids: (B,) int64."""
-        pos = positive_mask(shape_ids, shape_ids, caption_ids, caption_ids)
-        terms = {"contrastive_loss": multi_positive_infonce(space.pairwise_distance(text, points), pos, self.temperature())}
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> dict[str, Tensor]:
+        """``text`` (B, n) and ``points`` (N, n) embedded; ``positives`` (B, N) bool: caption i describes shape j.
+
+        The ordering loss runs over every positive pair (a caption's cone must contain every shape it describes).
+        """
+        terms = {"contrastive_loss": multi_positive_infonce(space.pairwise_distance(text, points), positives, self.temperature())}
         if self.hyperbolic and self.cfg.ordering_weight > 0:
-            terms["ordering_loss"] = ordering_loss(text, points, space.c(), self.cfg.aperture_K)
+            i, j = positives.nonzero(as_tuple=True)
+            terms["ordering_loss"] = ordering_loss(text[i], points[j], space.c(), self.cfg.aperture_K)
         return terms

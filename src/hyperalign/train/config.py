@@ -27,7 +27,7 @@ class _Strict(BaseModel):
 
 
 class DemoDataConfig(_Strict):
-    shapes_per_subtype: int = Field(12, ge=1)
+    shapes_per_subtype: int = Field(30, ge=3)
     n_points: int = Field(1024, ge=16)
     seed: int = 0
     colour: bool = True

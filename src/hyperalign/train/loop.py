@@ -28,7 +28,7 @@ from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitVi
 from hyperalign.eval.evaluate import evaluate_view
 from hyperalign.train.checkpoint import CheckpointManager, atomic_write_text, load_trainer_state, load_weights
 from hyperalign.train.config import TrainConfig, dump_config
-from hyperalign.train.setup import RunModules, build_modules, caption_features, resolve_dataset
+from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
 
 
 def param_groups(modules: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -116,8 +116,8 @@ def train(
     train_view = SplitView.build(dataset, table, "train")
     val_view = SplitView.build(dataset, table, "val")
     say(f"data: {dataset.root} ({len(train_view.items)} train / {len(val_view.items)} val shapes, {len(table.texts)} captions)")
-    tower, feats = caption_features(cfg, table, progress=progress)
-    run = build_modules(cfg, feats.dim, tower)
+    feats = caption_features(cfg, table.texts, progress=progress)
+    run = build_modules(cfg, feats.dim, feats.tower)
     train_store, val_store = PointStore(dataset, train_view.items), PointStore(dataset, val_view.items)
     dc = cfg.data
     pairs = PairDataset(
@@ -160,7 +160,7 @@ def train(
         record["epoch_time_s"] = time.perf_counter() - t0
         if epoch % cfg.eval.every == 0 or epoch == oc.epochs:
             val = evaluate_view(
-                run.model, val_view, table, feats.tokens, feats.mask, val_store,
+                run.model, val_view, table, feats, val_store,
                 points_per_cloud=dc.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
             )
             if cfg.eval.select_metric not in val:
@@ -179,7 +179,7 @@ def train(
 
 
 def _train_epoch(
-    run: RunModules, pairs: PairDataset, feats, optimizer, scheduler, cfg: TrainConfig, epoch: int, progress: bool
+    run: RunModules, pairs: PairDataset, feats: CaptionFeatures, optimizer, scheduler, cfg: TrainConfig, epoch: int, progress: bool
 ) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
@@ -197,11 +197,9 @@ def _train_epoch(
     for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.optim.epochs}", disable=not progress, leave=False):
         wait += time.perf_counter() - t_wait
         ids = batch["caption_id"]
-        m = feats.mask[ids]
-        length = int(m.sum(dim=1).max())
-        text, _ = run.model.embed_text_tokens(feats.tokens[ids, :length], m[:, :length])
+        text, _ = run.model.embed_text_tokens(*feats.batch(ids))
         points, _ = run.model.embed_points(batch["points"])
-        terms = run.loss(text, points, batch["shape_id"], ids, run.model.space)
+        terms = run.loss(text, points, pairs.view.positives(ids, batch["shape_id"]), run.model.space)
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
             raise NonFiniteLossError(
@@ -215,7 +213,7 @@ def _train_epoch(
         optimizer.step()
         scheduler.step()
         for k, v in {**terms, "loss": total}.items():
-            sums[k] = sums.get(k, 0.0) + float(v)
+            sums[k] = sums.get(k, 0.0) + v.item()
         n_steps += 1
         t_wait = time.perf_counter()
     record: dict[str, Any] = {"epoch": epoch, "steps": n_steps, "lr": scheduler.get_last_lr()[0], "data_wait_s": wait}

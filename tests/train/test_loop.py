@@ -1,0 +1,45 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hyperalign.train.config import load_config
+from hyperalign.train.loop import train, warmup_cosine
+
+from .conftest import tiny_overrides
+
+
+def _weights(run_dir):
+    return load_file(str(sorted((run_dir / "checkpoints").glob("epoch-*"))[-1] / "weights.safetensors"))
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny_demo, tmp_path):
+    cfg = load_config("h2arn-cpu", tiny_overrides(tiny_demo, tmp_path / "cache", epochs=3))
+    full = train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "split", progress=False, stop_after_epoch=1)
+    resumed = train(cfg, tmp_path / "split", progress=False)
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "split")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert [h["loss"] for h in full.history] == [h["loss"] for h in resumed.history]
+    lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+    assert (tmp_path / "split" / "config.yaml").is_file() and (tmp_path / "split" / "best" / "meta.json").is_file()
+
+
+@pytest.mark.parametrize("preset", ["h2arn-cpu", "ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"])
+def test_every_ablation_trains_and_validates_from_config_alone(tiny_demo, tmp_path, preset):
+    cfg = load_config(preset, tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1))
+    result = train(cfg, tmp_path / "run", progress=False)
+    record = result.history[-1]
+    assert torch.isfinite(torch.tensor(record["loss"]))
+    assert 0 <= record["val/t2s_R@1"] <= 1 and record["val/rsum"] > 0
+    assert ("ordering_loss" in record) == (cfg.loss.ordering_weight > 0)
+
+
+def test_warmup_cosine_schedule():
+    f = warmup_cosine(100, 0.1)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5, abs=0.01) and f(100) == pytest.approx(0.0)
