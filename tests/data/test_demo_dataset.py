@@ -96,7 +96,7 @@ def test_describe(default_demo: Dataset) -> None:
     assert stats["items_per_split"] == {"train": 396, "val": 72, "test": 72}
     assert stats["nodes_per_level"] == {"category": 6, "subtype": 18}
     assert stats["leaf_nodes_per_split"] == {"train": 18, "val": 18, "test": 18}
-    assert stats["captions_per_level"] == {"category": 18, "subtype": 54, "instance": 648}
+    assert stats["captions_per_level"] == {"category": 18, "subtype": 54, "instance": 1620}
     assert describe(default_demo.root) == stats
 
 

@@ -26,7 +26,7 @@ def test_bounded_scalar_clamps_in_forward_and_has_no_gradient_outside():
     with torch.no_grad():
         s.log_value.fill_(math.log(50.0))
     v = s()
-    assert math.isclose(float(v), 10.0, rel_tol=1e-6)
+    assert math.isclose(v.item(), 10.0, rel_tol=1e-6)
     v.backward()
     assert float(s.log_value.grad) == 0.0
     with pytest.raises(ValueError, match="low <= init <= high"):

@@ -7,14 +7,12 @@ from safetensors.torch import load_file
 from hyperalign.train.config import load_config
 from hyperalign.train.loop import train, warmup_cosine
 
-from .conftest import tiny_overrides
-
 
 def _weights(run_dir):
     return load_file(str(sorted((run_dir / "checkpoints").glob("epoch-*"))[-1] / "weights.safetensors"))
 
 
-def test_resumed_run_equals_uninterrupted_run(tiny_demo, tmp_path):
+def test_resumed_run_equals_uninterrupted_run(tiny_demo, tiny_overrides, tmp_path):
     cfg = load_config("h2arn-cpu", tiny_overrides(tiny_demo, tmp_path / "cache", epochs=3))
     full = train(cfg, tmp_path / "full", progress=False)
     train(cfg, tmp_path / "split", progress=False, stop_after_epoch=1)
@@ -30,7 +28,7 @@ def test_resumed_run_equals_uninterrupted_run(tiny_demo, tmp_path):
 
 
 @pytest.mark.parametrize("preset", ["h2arn-cpu", "ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"])
-def test_every_ablation_trains_and_validates_from_config_alone(tiny_demo, tmp_path, preset):
+def test_every_ablation_trains_and_validates_from_config_alone(tiny_demo, tiny_overrides, tmp_path, preset):
     cfg = load_config(preset, tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1))
     result = train(cfg, tmp_path / "run", progress=False)
     record = result.history[-1]

@@ -176,8 +176,12 @@ def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
     differences of the inputs, never of large nearly equal numbers:
     ``||x~|| - ||y~|| = <x~ - y~, x~ + y~> / (||x~|| + ||y~||)``,
     ``Delta = asinh((s_x - s_y)(s_x + s_y) / (s_x sqrt(1 + s_y^2) + s_y sqrt(1 + s_x^2)))`` and
-    ``u - v = ((x~ - y~) - y~ (||x~|| - ||y~||) / ||y~||) / ||x~||`` with the roles of ``x`` and ``y`` chosen so that
-    ``||x~|| >= ||y~||`` (``||u - v||`` is symmetric; the other order cancels terms of size ``||y~||``).
+    ``||u - v||^2 / 2 = 1 - cos(theta) = sin^2(theta) / (1 + cos(theta))`` (for ``cos(theta) >= 0``; else
+    ``1 - cos(theta)`` directly), with the roles of ``x`` and ``y`` chosen so that ``||x~|| >= ||y~||`` and
+    ``sin(theta) = ||p_perp|| / ||y~||``, ``p_perp`` the component orthogonal to ``x~`` of the shorter of ``y~`` and
+    ``x~ - y~`` (the same vector up to sign; projecting the shorter one keeps nearby points' digits). ``p_perp`` is
+    exactly 0 for points on one ray, where forming ``u - v`` leaves a rounding residue ``eps`` that ``s_x s_y`` turns
+    into an O(1) error far from the origin.
     The naive ``h = (-c<x, y>_L - 1)/2`` loses every digit for nearby points, and the Minkowski chord
     ``||x~ - y~||^2 - (x_0 - y_0)^2`` loses them for far points on one ray; this form keeps relative accuracy for both.
     """
@@ -191,8 +195,13 @@ def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
     dn = (diff * (x + y)).sum(dim=-1) / (nx + ny)
     sx, sy = sqrt_c * nx, sqrt_c * ny
     delta = torch.asinh(sqrt_c * dn * (sx + sy) / (sx * torch.sqrt(1.0 + sy * sy) + sy * torch.sqrt(1.0 + sx * sx)))
-    w = (diff - y * (dn / ny).unsqueeze(-1)) / nx.unsqueeze(-1)
-    return torch.sinh(0.5 * delta).square() + 0.25 * sx * sy * (w * w).sum(dim=-1)
+    u = x / nx.unsqueeze(-1)
+    shorter = torch.where((diff * diff).sum(dim=-1, keepdim=True) < (y * y).sum(dim=-1, keepdim=True), diff, y)
+    sin_vec = (shorter - (shorter * u).sum(dim=-1, keepdim=True) * u) / ny.unsqueeze(-1)  # |sin_vec| = sin(theta)
+    sin_sq = (sin_vec * sin_vec).sum(dim=-1)
+    cos = (u * (y / ny.unsqueeze(-1))).sum(dim=-1)
+    one_minus_cos = torch.where(cos >= 0, sin_sq / (1.0 + cos.clamp_min(0.0)), 1.0 - cos)
+    return torch.sinh(0.5 * delta).square() + 0.5 * sx * sy * one_minus_cos
 
 
 def dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:

@@ -11,7 +11,13 @@ def tiny_demo(tmp_path_factory):
     return root
 
 
-def tiny_overrides(data_dir, cache_dir, epochs=3):
+@pytest.fixture
+def tiny_overrides():
+    """Config overrides for a seconds-long CPU run on ``tiny_demo``."""
+    return _tiny_overrides
+
+
+def _tiny_overrides(data_dir, cache_dir, epochs=3):
     return [
         f"data.path={data_dir}",
         f"cache_dir={cache_dir}",
