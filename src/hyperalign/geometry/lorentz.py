@@ -176,7 +176,7 @@ def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
     differences of the inputs, never of large nearly equal numbers:
     ``||x~|| - ||y~|| = <x~ - y~, x~ + y~> / (||x~|| + ||y~||)``,
     ``Delta = asinh((s_x - s_y)(s_x + s_y) / (s_x sqrt(1 + s_y^2) + s_y sqrt(1 + s_x^2)))`` and
-    ``||u - v||^2 / 2 = 1 - cos(theta) = sin^2(theta) / (1 + cos(theta))`` (for ``cos(theta) >= 0``; else
+    ``||u - v||^2 / 2 = 1 - cos(theta) = sin^2(theta) / (1 + cos(theta))`` (for ``cos(theta) > 0``; else
     ``1 - cos(theta)`` directly), with the roles of ``x`` and ``y`` chosen so that ``||x~|| >= ||y~||`` and
     ``sin(theta) = ||p_perp|| / ||y~||``, ``p_perp`` the component orthogonal to ``x~`` of the shorter of ``y~`` and
     ``x~ - y~`` (the same vector up to sign; projecting the shorter one keeps nearby points' digits). ``p_perp`` is
@@ -200,7 +200,9 @@ def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
     sin_vec = (shorter - (shorter * u).sum(dim=-1, keepdim=True) * u) / ny.unsqueeze(-1)  # |sin_vec| = sin(theta)
     sin_sq = (sin_vec * sin_vec).sum(dim=-1)
     cos = (u * (y / ny.unsqueeze(-1))).sum(dim=-1)
-    one_minus_cos = torch.where(cos >= 0, sin_sq / (1.0 + cos.clamp_min(0.0)), 1.0 - cos)
+    # strict cos > 0: at cos = 0, in particular a point at the origin (sin_vec = 0 with zero gradient), 1 - cos carries
+    # the gradient of the linear term -c<x~, y~>/2, which makes d(x, y) differentiable at x = 0 (gradient -y~/||y~||).
+    one_minus_cos = torch.where(cos > 0, sin_sq / (1.0 + cos.clamp_min(0.0)), 1.0 - cos)
     return torch.sinh(0.5 * delta).square() + 0.5 * sx * sy * one_minus_cos
 
 
@@ -293,10 +295,11 @@ def exterior_angle(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 
     The ``acos`` form loses half the digits near 0 and pi and, with the clamp its gradient needs, cannot go below
     ``sqrt(8 eps)`` ~ 1e-3 rad in float32, more than the half-aperture of every point farther than ``6/sqrt(c)``
-    from the origin; its numerator ``z x_0`` also overflows float32 for points near the sinh cap. ``atan2`` is exact
-    there and its gradient is finite except at ``sin = cos = 0`` (``x == y``, or both points at the origin), where
-    the angle is undefined: where both parts are below ``sqrt(tiny)`` it returns pi/2 (as ``acos(0)`` did) with zero
-    gradient.
+    from the origin; its numerator ``z x_0`` also overflows float32 for points near the sinh cap. ``atan2`` has no
+    floor (on a ray through the origin the result is ~``eps sqrt(c) ||x~||``, the effect of rounding ``x~``'s
+    direction), and its gradient is finite except at ``sin = cos = 0`` (``x == y``, or both points at the origin),
+    where the angle is undefined: where both parts are below ``sqrt(tiny)`` it returns pi/2 (as ``acos(0)`` did) with
+    zero gradient.
     """
     x, c = _prepare(x, c)
     y = as_float(y).to(x.dtype)

@@ -53,6 +53,9 @@ class OptimConfig(_Strict):
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(256, ge=2)
     grad_clip: float | None = Field(1.0, gt=0)
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16 = bfloat16 autocast for towers and context encoders; hyperbolic ops stay float32"
+    )
 
 
 class EvalConfig(_Strict):

@@ -1,10 +1,15 @@
 """The training loop: AdamW with warm-up + cosine schedule, gradient clipping, validation-based model selection,
 atomic checkpoints every epoch and exact resume.
 
-Reproducibility: the model is initialised from ``seed``; the epoch's order is a permutation drawn from
-``(seed, epoch)`` and each pair's caption, point sample and augmentation from ``(seed, epoch, index)``
+Reproducibility: the model is initialised from ``seed``; the epoch's order is ``DistributedSampler``'s permutation
+of ``(seed, epoch)`` and each pair's caption, point sample and augmentation come from ``(seed, epoch, index)``
 (:class:`~hyperalign.data.pairs.PairDataset`); the torch RNG (dropout) is saved with every checkpoint. A run resumed
 from the checkpoint of epoch ``e`` therefore reproduces the uninterrupted run on the CPU.
+
+Distributed (``torchrun --nproc-per-node N hyperalign train ...``): each rank takes ``batch_size / N`` pairs of the
+global batch, embeddings and ids are all-gathered with gradients so the losses see the whole global batch, and DDP
+averages gradients (:mod:`hyperalign.train.distributed`); N ranks x B/N equal one process x B. Only rank 0
+validates, writes checkpoints and logs; a checkpoint resumes under any world size.
 
 Model selection uses the validation split only; the test split is never read here.
 """
@@ -21,11 +26,13 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 
 from hyperalign import __version__
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.eval.evaluate import evaluate_view
+from hyperalign.train import distributed as D
 from hyperalign.train.checkpoint import CheckpointManager, atomic_write_text, load_trainer_state, load_weights
 from hyperalign.train.config import TrainConfig, dump_config
 from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
@@ -106,17 +113,23 @@ def train(
     ``stop_after_epoch`` ends the run early after that epoch (for tests of resume); the schedule is still the one
     of ``optim.epochs``.
     """
-    say = log or (lambda msg: None)
+    D.init_from_env()
+    main = D.is_main()
+    say = (log or (lambda msg: None)) if main else (lambda msg: None)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+    world = D.world_size()
+    if cfg.optim.batch_size % world:
+        raise ValueError(f"optim.batch_size ({cfg.optim.batch_size}) must be divisible by the number of processes ({world})")
 
     dataset = resolve_dataset(cfg)
     table = CaptionTable.from_dataset(dataset)
     train_view = SplitView.build(dataset, table, "train")
     val_view = SplitView.build(dataset, table, "val")
     say(f"data: {dataset.root} ({len(train_view.items)} train / {len(val_view.items)} val shapes, {len(table.texts)} captions)")
-    feats = caption_features(cfg, table.texts, progress=progress)
+    feats = caption_features(cfg, table.texts, progress=progress and main)
     run = build_modules(cfg, feats.dim, feats.tower)
     train_store, val_store = PointStore(dataset, train_view.items), PointStore(dataset, val_view.items)
     dc = cfg.data
@@ -140,7 +153,9 @@ def train(
         best_metric = float(meta.get("best_metric", -math.inf))
         history = [h for h in _read_history(metrics_path) if h["epoch"] < start_epoch]
         say(f"resumed from {latest} (epoch {meta['epoch']})")
-    atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+    if main:
+        atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+    forward = DistributedDataParallel(run) if D.is_distributed() else run
 
     meta_base = {
         "hyperalign_version": __version__,
@@ -156,9 +171,10 @@ def train(
     last_epoch = oc.epochs if stop_after_epoch is None else min(oc.epochs, stop_after_epoch)
     for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
-        record = _train_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress)
+        record = _train_epoch(run, forward, pairs, feats, optimizer, scheduler, cfg, epoch, progress and main)
         record["epoch_time_s"] = time.perf_counter() - t0
-        if epoch % cfg.eval.every == 0 or epoch == oc.epochs:
+        record.update(_scalars(run))
+        if main and (epoch % cfg.eval.every == 0 or epoch == oc.epochs):
             val = evaluate_view(
                 run.model, val_view, table, feats, val_store,
                 points_per_cloud=dc.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
@@ -169,42 +185,54 @@ def train(
             if val[cfg.eval.select_metric] > best_metric:
                 best_metric = val[cfg.eval.select_metric]
                 manager.save_best(run, {**meta_base, "epoch": epoch, "val": val, "best_metric": best_metric})
-        record.update(_scalars(run))
         history.append(record)
-        with metrics_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        manager.save_epoch(epoch, run, {**meta_base, "epoch": epoch, "best_metric": best_metric}, optimizer, scheduler)
+        if main:
+            with metrics_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            manager.save_epoch(epoch, run, {**meta_base, "epoch": epoch, "best_metric": best_metric}, optimizer, scheduler)
         say(_epoch_line(record, cfg.eval.select_metric))
     return TrainResult(run_dir, manager.best, best_metric, history)
 
 
 def _train_epoch(
-    run: RunModules, pairs: PairDataset, feats: CaptionFeatures, optimizer, scheduler, cfg: TrainConfig, epoch: int, progress: bool
+    run: RunModules,
+    forward: nn.Module,
+    pairs: PairDataset,
+    feats: CaptionFeatures,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    cfg: TrainConfig,
+    epoch: int,
+    progress: bool,
 ) -> dict[str, Any]:
+    """One epoch; ``forward`` is ``run`` or its DDP wrapper. Losses are computed on the all-gathered global batch."""
     from tqdm.auto import tqdm
 
     run.train()
     pairs.set_epoch(epoch)
-    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+    sampler = DistributedSampler(pairs, num_replicas=D.world_size(), rank=D.rank(), shuffle=True, seed=cfg.seed)
+    sampler.set_epoch(epoch)
     loader = DataLoader(
-        pairs, batch_size=cfg.optim.batch_size, sampler=order.tolist(), collate_fn=_collate,
+        pairs, batch_size=cfg.optim.batch_size // D.world_size(), sampler=sampler, collate_fn=_collate,
         num_workers=cfg.data.num_workers, persistent_workers=False,
     )
     weights = cfg.loss.weights()
+    bf16 = cfg.optim.precision == "bf16"
     sums: dict[str, float] = {}
     n_steps, wait = 0, 0.0
     t_wait = time.perf_counter()
     for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.optim.epochs}", disable=not progress, leave=False):
         wait += time.perf_counter() - t_wait
-        ids = batch["caption_id"]
-        text, _ = run.model.embed_text_tokens(*feats.batch(ids))
-        points, _ = run.model.embed_points(batch["points"])
-        terms = run.loss(text, points, pairs.view.positives(ids, batch["shape_id"]), run.model.space)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            text, points = forward(*feats.batch(batch["caption_id"]), batch["points"])
+        text, points = D.gather_with_grad(text), D.gather_with_grad(points)
+        caption_ids, shape_ids = D.gather_ids(batch["caption_id"]), D.gather_ids(batch["shape_id"])
+        terms = run.loss(text, points, pairs.view.positives(caption_ids, shape_ids), run.model.space)
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
             raise NonFiniteLossError(
-                f"non-finite loss at epoch {epoch}, step {n_steps} (shape ids {batch['shape_id'].tolist()[:8]}...): "
-                f"{ {k: float(v) for k, v in terms.items()} }; the step was skipped and the weights are unchanged"
+                f"non-finite loss at epoch {epoch}, step {n_steps} (shape ids {shape_ids.tolist()[:8]}...): "
+                f"{ {k: v.item() for k, v in terms.items()} }; the step was skipped and the weights are unchanged"
             )
         optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -72,12 +72,18 @@ def caption_features(cfg: TrainConfig, texts: list[str], tower: TextTower | None
 
 
 class RunModules(nn.Module):
-    """The trainable state of a run: the model and the loss (its temperature); saved together."""
+    """The trainable state of a run: the model and the loss (its temperature); saved together.
+
+    ``forward`` embeds one batch of caption tokens and point clouds: it is what DistributedDataParallel wraps.
+    """
 
     def __init__(self, model: H2ARN, loss: DualGeometricLoss) -> None:
         super().__init__()
         self.model = model
         self.loss = loss
+
+    def forward(self, tokens: Tensor, mask: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.embed_text_tokens(tokens, mask)[0], self.model.embed_points(points)[0]
 
 
 def build_modules(cfg: TrainConfig, text_dim: int, text_tower: TextTower | None = None) -> RunModules:

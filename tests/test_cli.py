@@ -1,0 +1,23 @@
+"""Smoke test of the ``hyperalign`` command line entry point."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from typer.testing import CliRunner
+
+from hyperalign import __version__
+from hyperalign.cli import app
+
+
+def test_version_prints_the_package_version_and_exits_0():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"hyperalign {__version__}"
+    assert __version__ == version("hyperalign")  # the installed distribution agrees
+
+
+def test_help_exits_0_and_names_the_program():
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "hyperalign" in result.output and "--version" in result.output
