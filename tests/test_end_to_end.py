@@ -4,6 +4,7 @@ command line must train, evaluate and embed, with clear errors for bad input."""
 import json
 
 import pytest
+import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -61,6 +62,20 @@ def test_cli_train_eval_embed_and_errors(tiny_demo, tiny_overrides, tmp_path):
     emb = load_file(str(tmp_path / "e.safetensors"))
     side = json.loads((tmp_path / "e.safetensors.json").read_text())
     assert emb["shapes"].shape[0] == len(side["shape_ids"]) and emb["texts"].shape[0] == len(side["texts"])
+
+    shards = [tmp_path / f"s{i}.safetensors" for i in range(2)]
+    for i, path in enumerate(shards):
+        res = runner.invoke(app, ["embed", "--checkpoint", str(run), "--out", str(path), "--shard", f"{i}/2"])
+        assert res.exit_code == 0, res.output
+    parts = [load_file(str(p))["shapes"] for p in shards]
+    ids = [json.loads(p.with_name(p.name + ".json").read_text())["shape_ids"] for p in shards]
+    assert sorted(ids[0] + ids[1]) == sorted(side["shape_ids"])
+    full = dict(zip(side["shape_ids"], emb["shapes"]))
+    for part, part_ids in zip(parts, ids):
+        for vec, sid in zip(part, part_ids):
+            assert torch.allclose(vec, full[sid], atol=1e-6)
+    res = runner.invoke(app, ["embed", "--checkpoint", str(run), "--out", str(tmp_path / "x.st"), "--shard", "2/2"])
+    assert res.exit_code == 2 and "expected 0 <= i < n" in res.output
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: h2arn-cpu\noptim: {lr: -1}\n")

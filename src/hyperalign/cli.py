@@ -152,12 +152,17 @@ def embed(
     out: Path = typer.Option(..., help="Output .safetensors file with text and shape embeddings."),
     split: str = typer.Option("test", help="Split whose shapes and captions are embedded."),
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
+    shard: str = typer.Option("0/1", help="Embed shard i of n (every n-th item from i), e.g. --shard 1/4."),
 ) -> None:
     """Embed a split's shapes and captions; writes embeddings plus a JSON sidecar of ids and texts."""
     import hyperalign
     from hyperalign.inference import embed_split
 
-    written = embed_split(hyperalign.load(checkpoint), out, split, data)
+    try:
+        i, n = (int(v) for v in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {shard!r}: expected i/n, e.g. 0/4") from None
+    written = embed_split(hyperalign.load(checkpoint), out, split, data, (i, n))
     _say(f"embeddings written to {written}")
 
 

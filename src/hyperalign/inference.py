@@ -110,9 +110,18 @@ def evaluate(retriever: Retriever, split: str = "test", data: str | Path | None 
     )
 
 
-def embed_split(retriever: Retriever, out: str | Path, split: str = "test", data: str | Path | None = None) -> Path:
+def embed_split(
+    retriever: Retriever, out: str | Path, split: str = "test", data: str | Path | None = None, shard: tuple[int, int] = (0, 1)
+) -> Path:
     """Embed every shape and caption of ``split``; write ``out`` (.safetensors: ``shapes``, ``texts``) and a JSON
-    sidecar ``out.json`` (shape ids, caption texts, curvature), both atomically."""
+    sidecar ``out.json`` (shape ids, caption texts, curvature), both atomically.
+
+    ``shard = (i, n)`` embeds only every n-th shape and caption starting at i, so n processes (one per shard, on one
+    machine or many) embed a large collection in parallel; the sidecars name the shard.
+    """
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
     import json
     import os
     import tempfile
@@ -127,8 +136,9 @@ def embed_split(retriever: Retriever, out: str | Path, split: str = "test", data
     dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(retriever.cfg)
     table = CaptionTable.from_dataset(dataset)
     view = SplitView.build(dataset, table, split)
-    texts = [table.texts[q] for q in view.query_ids]
-    shapes = retriever.encode_points([dataset.load_points(it) for it in view.items])
+    texts = [table.texts[q] for q in view.query_ids][i::n]
+    items = view.items[i::n]
+    shapes = retriever.encode_points([dataset.load_points(it) for it in items])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -141,7 +151,7 @@ def embed_split(retriever: Retriever, out: str | Path, split: str = "test", data
         raise
     sidecar = {
         "checkpoint": str(retriever.checkpoint), "split": split, "space": retriever.cfg.model.space.kind,
-        "curvature": retriever.curvature(), "shape_ids": [it.id for it in view.items], "texts": texts,
+        "curvature": retriever.curvature(), "shard": [i, n], "shape_ids": [it.id for it in items], "texts": texts,
     }
     atomic_write_text(out.with_name(out.name + ".json"), json.dumps(sidecar, indent=2))
     return out

@@ -32,7 +32,7 @@ from lorentz_reference import c_in, eps, pairwise_dist_error_bound, rounding_sla
 from hyperalign.geometry import lorentz as L
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
@@ -222,6 +222,27 @@ def test_values_and_gradients_finite_including_degenerate_inputs(s):
         assert torch.isfinite(out).all(), name
         grads = torch.autograd.grad(out.sum(), [x, y, ct], allow_unused=True)
         for g in grads:
+            assert g is None or torch.isfinite(g).all(), name
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("c", [1e-3, 0.05, 0.25, 1.0, 20.0, 1e3])
+def test_values_and_gradients_finite_at_degenerate_inputs_for_small_and_large_c(c, dtype):
+    """Deterministic companion of the property test: the origin, x == y, a point below the norm floor, and points
+    near the sinh cap, for curvatures on both sides of 1 (a reciprocal squared in a backward pass overflows for c < 1)."""
+    cap_point = torch.tensor([math.sinh(L.sinh_cap(dtype)) / math.sqrt(c) / 2, 0.0, 0.0], dtype=dtype)
+    x0 = torch.stack([torch.zeros(3, dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
+                      torch.tensor([1e-30, 0.0, 0.0], dtype=dtype), torch.zeros(3, dtype=dtype), cap_point, cap_point])
+    y0 = torch.stack([torch.zeros(3, dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
+                      torch.tensor([1e-30, 0.0, 0.0], dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
+                      cap_point.roll(1), torch.zeros(3, dtype=dtype)])
+    for name, f in FUNCTIONS.items():
+        x = x0.clone().requires_grad_(True)
+        y = y0.clone().requires_grad_(True)
+        ct = torch.tensor(c, dtype=dtype, requires_grad=True)
+        out = f(x, y, ct)
+        assert torch.isfinite(out).all(), name
+        for g in torch.autograd.grad(out.sum(), [x, y, ct], allow_unused=True):
             assert g is None or torch.isfinite(g).all(), name
 
 

@@ -25,7 +25,11 @@ class TokenSource(Protocol):
 @torch.no_grad()
 def embed_caption_ids(model: H2ARN, features: TokenSource, ids: list[int], batch_size: int) -> Tensor:
     """Embed captions ``ids`` from their token features (``features.batch(ids)``); returns (len(ids), n)."""
-    out = [model.embed_text_tokens(*features.batch(ids[s : s + batch_size]))[0] for s in range(0, len(ids), batch_size)]
+    device = next(model.parameters()).device
+    out = []
+    for s in range(0, len(ids), batch_size):
+        tokens, mask = features.batch(ids[s : s + batch_size])
+        out.append(model.embed_text_tokens(tokens.to(device), mask.to(device))[0])
     return torch.cat(out)
 
 
@@ -35,7 +39,8 @@ def embed_store(model: H2ARN, store: PointStore, points_per_cloud: int, batch_si
     out = []
     n = len(store.clouds)
     for start in range(0, n, batch_size):
-        out.append(model.embed_points(store.batch(list(range(start, min(n, start + batch_size))), points_per_cloud))[0])
+        batch = store.batch(list(range(start, min(n, start + batch_size))), points_per_cloud)
+        out.append(model.embed_points(batch.to(next(model.parameters()).device))[0])
     return torch.cat(out)
 
 
@@ -59,7 +64,12 @@ def evaluate_view(
         shapes = embed_store(model, store, points_per_cloud, batch_size)
     finally:
         model.train(was_training)
-    distance = model.pairwise_distance
+    device = next(model.parameters()).device
+
+    def distance(a: Tensor, b: Tensor) -> Tensor:
+        return model.pairwise_distance(a.to(device), b.to(device)).cpu()
+
+    text, shapes = text.cpu(), shapes.cpu()
     metrics = cross_modal_metrics(text, shapes, view.relevance, distance, chunk_size=chunk_size)
     levels = [table.levels[q] for q in view.query_ids]
     for level in dict.fromkeys(levels):

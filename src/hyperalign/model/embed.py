@@ -3,6 +3,9 @@
 * :class:`LorentzSpace` — ``h = expmap0(alpha * z, c)`` (H2ARN Sec. "Lorentz embedding", MERU Eq. 5), ``alpha`` per
   modality learned in log space (init ``1/sqrt(d)``), ``c`` shared (:class:`~hyperalign.model.scalars.Curvature`).
   Similarity is ``-d_L``. Runs in float32 with autocast off, whatever the towers ran in.
+* :class:`HeteroLorentzSpace` — heterogeneous curvatures (Wu et al., "Modality Alignment across Trees on
+  Heterogeneous Hyperbolic Manifolds"): text on ``-c_t``, point clouds on ``-c_p``, compared on an intermediate
+  manifold ``-c3*`` (:mod:`hyperalign.geometry.curvature`).
 * :class:`EuclideanSpace` — the ablations' Euclidean twin: ``h = z / ||z||``, similarity is the cosine.
 """
 
@@ -14,6 +17,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from hyperalign.geometry import curvature as curv
 from hyperalign.geometry import lorentz
 from hyperalign.model.scalars import BoundedLogScalar, Curvature
 
@@ -60,6 +64,87 @@ class LorentzSpace(nn.Module):
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Geodesic distances (B, N) between embedded points; ranking metric and logits basis."""
         return lorentz.pairwise_dist(x, y, self.c())
+
+
+class HeteroLorentzSpace(nn.Module):
+    """Two learnable curvatures, ``c_t`` (text) and ``c_p`` (points), and the intermediate manifold between them.
+
+    Representation: both modalities' points are stored in one chart, the Lorentz model of the *chart curvature*
+    ``c()`` (a buffer saved with the weights: the intermediate curvature ``c3*`` of the last training batch,
+    initially ``curvature_init``): ``forward`` returns ``expmap0(alpha_m z, c())``. A point's tangent vector at the
+    origin, ``v = logmap0(x, c())``, is the same on every manifold, so the text manifold (``expmap0(v, c_t)``), the
+    point manifold (``expmap0(v, c_p)``) and a batch's intermediate manifold (``expmap0(v, c3*)``) are each one exact
+    :func:`~hyperalign.geometry.curvature.transfer` away; the hetero losses work there. Because every point is in
+    one chart, ``pairwise_distance`` is symmetric and modality-agnostic (retrieval ranks both directions with it, on
+    the intermediate manifold, as the paper aligns the modalities there), and indexes, plots and hierarchy metrics
+    use ``c()`` as for :class:`LorentzSpace`.
+
+    Curvatures are learned in log space, bounded to ``[curvature_min, curvature_max]`` (the paper:
+    ``[c_init / 10, 10 c_init]``); their gradients come only through the losses (:meth:`intermediate` and the
+    intra-modal terms).
+    """
+
+    kind: Literal["hetero"] = "hetero"
+
+    def __init__(
+        self,
+        dim: int,
+        curvature_init: float = 1.0,
+        curvature_bounds: tuple[float, float] = (0.1, 10.0),
+        learn_curvature: bool = True,
+        alpha_init: float | None = None,
+        alpha_max: float = 1.0,
+        modalities: tuple[str, ...] = ("text", "points"),
+        search_tol: float = 1e-6,
+        search_max_iter: int = 100,
+    ) -> None:
+        super().__init__()
+        self.curvatures = nn.ModuleDict(
+            {m: Curvature(curvature_init, *curvature_bounds, learnable=learn_curvature) for m in modalities}
+        )
+        a0 = alpha_init if alpha_init is not None else 1.0 / math.sqrt(dim)
+        self.alpha = nn.ModuleDict(
+            {m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities}
+        )
+        self.search_tol = search_tol
+        self.search_max_iter = search_max_iter
+        self.register_buffer("chart_curvature", torch.tensor(float(curvature_init), dtype=torch.float32))
+
+    def c(self) -> Tensor:
+        """The chart curvature (intermediate curvature of the last training batch); no gradient."""
+        return self.chart_curvature
+
+    def modality_c(self, modality: str) -> Tensor:
+        """The learnable curvature ``c_t`` (``"text"``) or ``c_p`` (``"points"``)."""
+        return self.curvatures[modality]()
+
+    def tangent(self, z: Tensor, modality: str) -> Tensor:
+        """Scaled tangent vector ``alpha_m * z`` at the origin (float32)."""
+        return self.alpha[modality]() * _float32_island(z)
+
+    def forward(self, z: Tensor, modality: str) -> Tensor:
+        """Space parts of ``expmap0(alpha_m z, c())`` in the chart; (B, d) -> (B, d), float32."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return lorentz.expmap0(self.tangent(z, modality), self.c())
+
+    def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
+        """Geodesic distances (B, N) on the chart's (intermediate) manifold."""
+        return lorentz.pairwise_dist(x, y, self.c())
+
+    def intermediate(self, r_text: Tensor, r_points: Tensor) -> Tensor:
+        """The intermediate curvature ``c3*`` of a batch whose tree nodes lie at raw radii ``r_text``, ``r_points``.
+
+        Rescales the radii (:func:`~hyperalign.geometry.curvature.rescale_radii`), solves for ``c3*`` by
+        golden-section search with implicit-function gradients to ``c_t`` and ``c_p``, and, in training mode,
+        stores it (detached) as the chart curvature used from the next forward pass on.
+        """
+        c_t, c_p = self.modality_c("text"), self.modality_c("points")
+        r_p, r_t = curv.rescale_radii(r_points, r_text, c_p, c_t)
+        c3 = curv.intermediate_curvature(c_p, c_t, r_p, r_t, self.search_tol, self.search_max_iter)
+        if self.training:
+            # a new tensor, not copy_(): this batch's graph saved the old chart value for its backward pass
+            self.chart_curvature = c3.detach().clone()
+        return c3
 
 
 class EuclideanSpace(nn.Module):

@@ -23,7 +23,7 @@ from hyperalign.encoders.points import PointTowerConfig, build_point_tower
 from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
 from hyperalign.model.context import ContextEncoder
-from hyperalign.model.embed import EuclideanSpace, LorentzSpace
+from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSpace
 
 
 class _Strict(BaseModel):
@@ -46,7 +46,11 @@ class AggregationConfig(_Strict):
 
 
 class SpaceConfig(_Strict):
-    kind: Literal["lorentz", "euclidean"] = "lorentz"
+    """The embedding space: ``lorentz`` (one learnable curvature, H2ARN / MERU / ARGENT), ``hetero`` (learnable
+    text and point curvatures, each bounded to [curvature_min, curvature_max], compared on an intermediate
+    manifold) or ``euclidean`` (the ablations)."""
+
+    kind: Literal["lorentz", "hetero", "euclidean"] = "lorentz"
     curvature_init: float = Field(1.0, gt=0)
     curvature_min: float = Field(0.1, gt=0)
     curvature_max: float = Field(10.0, gt=0)
@@ -91,8 +95,9 @@ class H2ARN(nn.Module):
             cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points"
         )
         s = cfg.space
-        if s.kind == "lorentz":
-            self.space: LorentzSpace | EuclideanSpace = LorentzSpace(
+        if s.kind in ("lorentz", "hetero"):
+            space_cls = LorentzSpace if s.kind == "lorentz" else HeteroLorentzSpace
+            self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace = space_cls(
                 cfg.dim, s.curvature_init, (s.curvature_min, s.curvature_max), s.learn_curvature, s.alpha_init, s.alpha_max
             )
         else:
@@ -105,11 +110,12 @@ class H2ARN(nn.Module):
         a = cfg.aggregation
         if a.kind == "mean":
             return MeanPool()
-        return ContributionAwarePool(cfg.space.kind, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
+        geometry = "euclidean" if cfg.space.kind == "euclidean" else "lorentz"
+        return ContributionAwarePool(geometry, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
 
     @property
     def hyperbolic(self) -> bool:
-        return self.cfg.space.kind == "lorentz"
+        return self.cfg.space.kind in ("lorentz", "hetero")
 
     def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""

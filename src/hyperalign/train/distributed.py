@@ -64,6 +64,13 @@ def gather_ids(x: Tensor) -> Tensor:
     return torch.cat(out, dim=0)
 
 
+def device() -> torch.device:
+    """This rank's device: ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

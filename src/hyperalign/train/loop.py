@@ -155,7 +155,9 @@ def train(
         say(f"resumed from {latest} (epoch {meta['epoch']})")
     if main:
         atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
-    forward = DistributedDataParallel(run) if D.is_distributed() else run
+    device = D.device()
+    run.to(device)
+    forward = DistributedDataParallel(run, device_ids=[device] if device.type == "cuda" else None) if D.is_distributed() else run
 
     meta_base = {
         "hyperalign_version": __version__,
@@ -223,11 +225,14 @@ def _train_epoch(
     t_wait = time.perf_counter()
     for batch in tqdm(loader, desc=f"epoch {epoch}/{cfg.optim.epochs}", disable=not progress, leave=False):
         wait += time.perf_counter() - t_wait
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            text, points = forward(*feats.batch(batch["caption_id"]), batch["points"])
+        device = next(run.parameters()).device
+        tokens, mask = (t.to(device) for t in feats.batch(batch["caption_id"]))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            text, points = forward(tokens, mask, batch["points"].to(device))
         text, points = D.gather_with_grad(text), D.gather_with_grad(points)
-        caption_ids, shape_ids = D.gather_ids(batch["caption_id"]), D.gather_ids(batch["shape_id"])
-        terms = run.loss(text, points, pairs.view.positives(caption_ids, shape_ids), run.model.space)
+        caption_ids, shape_ids = (D.gather_ids(batch[k].to(device)).cpu() for k in ("caption_id", "shape_id"))
+        positives = pairs.view.positives(caption_ids, shape_ids).to(device)
+        terms = run.loss(text, points, positives, run.model.space)
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
             raise NonFiniteLossError(

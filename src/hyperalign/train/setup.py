@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from hyperalign.data.layout import Dataset, load_dataset
 from hyperalign.data.pairs import CaptionTable
 from hyperalign.encoders.text import TextFeatureCache, TextTower
-from hyperalign.losses.objective import DualGeometricLoss
+from hyperalign.losses.objective import build_loss
 from hyperalign.model.h2arn import H2ARN
 from hyperalign.train.config import DemoDataConfig, TrainConfig
 
@@ -77,7 +77,7 @@ class RunModules(nn.Module):
     ``forward`` embeds one batch of caption tokens and point clouds: it is what DistributedDataParallel wraps.
     """
 
-    def __init__(self, model: H2ARN, loss: DualGeometricLoss) -> None:
+    def __init__(self, model: H2ARN, loss: nn.Module) -> None:
         super().__init__()
         self.model = model
         self.loss = loss
@@ -90,4 +90,4 @@ def build_modules(cfg: TrainConfig, text_dim: int, text_tower: TextTower | None 
     """Model and loss, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     model = H2ARN(cfg.model, text_dim, text_tower if cfg.model.text.trainable else None)
-    return RunModules(model, DualGeometricLoss(cfg.loss, model.hyperbolic))
+    return RunModules(model, build_loss(cfg.loss, cfg.model.space.kind))

@@ -1,0 +1,203 @@
+"""Coloured surface samples of a Sweet Home 3D model: an OBJ (+ MTL, textures) inside a ``.sh3f`` zip archive.
+
+The model is placed as Sweet Home 3D places it: ``modelRotation`` (a row-major 3x3 matrix) is applied to the model's
+coordinates, then each axis is stretched so the bounding box measures the catalogue's width x height x depth along
+x, y, z (y is up). Points are drawn area-weighted with a fixed seed; each takes the colour of its material's diffuse
+texture at the interpolated texture coordinate when there is one (the texture alone: the ``Kd`` factor that
+exporters write next to a texture is not applied), else the vertex or face colour, else the material's ``Kd``.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyperalign.data._cloud import PointCloud
+
+Colourer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (face index (K,), barycentric (K, 3)) -> rgb (K, 3)
+GREY = 0.5  # colour of parts without any material
+
+
+class ModelError(ValueError):
+    """A model that cannot be sampled; the message names the archive, the model and the reason."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    vertices: np.ndarray  # (V, 3) float64, scene transform applied
+    faces: np.ndarray  # (F, 3) int64
+    colour: Colourer
+
+
+def sample_model(
+    archive: zipfile.ZipFile,
+    model: str,
+    n: int,
+    seed: int,
+    *,
+    rotation: Sequence[float] | None = None,
+    size: tuple[float, float, float] | None = None,
+) -> PointCloud:
+    """``n`` coloured surface points of ``model`` (a path inside ``archive``), in model units (not normalised).
+
+    ``rotation`` holds the nine numbers of ``modelRotation``; ``size`` the catalogue's (width, height, depth).
+    """
+    where = f"{archive.filename}!{model}"
+    parts = _load_parts(archive, model.lstrip("/"), where)
+    if not parts:
+        raise ModelError(f"{where}: the model has no triangles")
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
+    vertices = np.concatenate([p.vertices for p in parts])
+    faces = np.concatenate([p.faces + offset for p, offset in zip(parts, offsets)])
+    part_of_face = np.repeat(np.arange(len(parts)), [len(p.faces) for p in parts])
+    vertices = _place(vertices, rotation, size, where)
+    corners = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    area[~np.isfinite(area)] = 0.0
+    if not area.sum() > 0.0:
+        raise ModelError(f"{where}: the {len(faces)} triangles have zero total area")
+    rng = np.random.default_rng(seed)
+    face = rng.choice(len(faces), size=n, p=area / area.sum())
+    bary = _random_barycentric(rng, n)
+    xyz = np.einsum("nk,nkc->nc", bary, corners[face])
+    rgb = np.empty((n, 3))
+    starts = np.cumsum([0] + [len(p.faces) for p in parts])
+    for k, part in enumerate(parts):
+        chosen = part_of_face[face] == k
+        if chosen.any():
+            rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
+    return PointCloud(xyz, np.clip(rgb, 0.0, 1.0))
+
+
+def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]:
+    import trimesh
+
+    try:
+        data = archive.read(model)
+    except KeyError:
+        raise ModelError(f"{where}: no such file in the archive") from None
+    try:
+        scene = trimesh.load(
+            io.BytesIO(data), file_type="obj", resolver=_ZipResolver(archive, posixpath.dirname(model)),
+            force="scene", process=False,
+        )  # fmt: skip
+    except Exception as exc:  # trimesh raises assorted errors for malformed files
+        raise ModelError(f"{where}: not a readable OBJ model ({type(exc).__name__}: {exc})") from None
+    parts = []
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry[name]
+        faces = np.asarray(getattr(geometry, "faces", np.empty((0, 3))), dtype=np.int64)
+        if len(faces) == 0:
+            continue  # lines or points: no surface to sample
+        vertices = np.asarray(geometry.vertices, dtype=np.float64)
+        vertices = vertices @ transform[:3, :3].T + transform[:3, 3]
+        parts.append(_Part(vertices, faces, _colourer(geometry, faces)))
+    return parts
+
+
+def _place(
+    vertices: np.ndarray, rotation: Sequence[float] | None, size: tuple[float, float, float] | None, where: str
+) -> np.ndarray:
+    """Rotate by ``modelRotation``, then stretch each axis of the bounding box to the catalogue size."""
+    if not np.isfinite(vertices).all():
+        raise ModelError(f"{where}: vertex coordinates contain NaN/Inf")
+    if rotation is not None:
+        vertices = vertices @ np.asarray(rotation, dtype=np.float64).reshape(3, 3).T
+    if size is not None:
+        extent = vertices.max(axis=0) - vertices.min(axis=0)
+        flat = extent <= 1e-9 * max(float(extent.max()), 1e-300)
+        scale = np.where(flat, 1.0, np.asarray(size, dtype=np.float64) / np.where(flat, 1.0, extent))
+        if flat.all():
+            raise ModelError(f"{where}: all vertices coincide")
+        vertices = vertices * scale
+    return vertices
+
+
+def _random_barycentric(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Uniform barycentric coordinates on a triangle: (n, 3), rows sum to 1."""
+    u, v = rng.random(n), rng.random(n)
+    outside = u + v > 1.0
+    u[outside], v[outside] = 1.0 - u[outside], 1.0 - v[outside]
+    return np.stack([1.0 - u - v, u, v], axis=1)
+
+
+def _colourer(geometry: object, faces: np.ndarray) -> Colourer:
+    """How to colour samples of one geometry: texture, vertex / face colours, or the material's diffuse colour."""
+    visual = getattr(geometry, "visual", None)
+    kind = getattr(visual, "kind", None)
+    if kind == "vertex":
+        vertex_rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
+        return lambda face, bary: np.einsum("nk,nkc->nc", bary, vertex_rgb[faces[face]])
+    if kind == "face":
+        face_rgb = np.asarray(visual.face_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
+        return lambda face, bary: face_rgb[face]
+    material = getattr(visual, "material", None)
+    if material is not None and hasattr(material, "to_simple"):  # PBR material
+        material = material.to_simple()
+    diffuse = getattr(material, "diffuse", None)
+    base = np.full(3, GREY) if diffuse is None else np.asarray(diffuse, dtype=np.float64)[:3] / 255.0
+    image = getattr(material, "image", None)
+    uv = getattr(visual, "uv", None)
+    if image is None or uv is None or len(uv) == 0:
+        return lambda face, bary: np.broadcast_to(base, (len(face), 3))
+    texels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+    uv = np.asarray(uv, dtype=np.float64)
+
+    def texture(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        st = np.einsum("nk,nkc->nc", bary, uv[faces[face]])
+        st = np.where(np.isfinite(st), st, 0.0) % 1.0  # textures repeat outside [0, 1]
+        h, w = texels.shape[:2]
+        col = np.minimum((st[:, 0] * w).astype(np.int64), w - 1)
+        row = np.minimum(((1.0 - st[:, 1]) * h).astype(np.int64), h - 1)  # v runs bottom-up, image rows top-down
+        return texels[row, col]
+
+    return texture
+
+
+class _ZipResolver:
+    """Lets trimesh read the MTL and texture files of a model from the directory ``base`` of a zip archive."""
+
+    def __init__(self, archive: zipfile.ZipFile, base: str) -> None:
+        self.archive = archive
+        self.base = base
+
+    def _resolve(self, name: str) -> str:
+        wanted = posixpath.normpath(posixpath.join(self.base, name.replace("\\", "/")))
+        names = self.archive.NameToInfo
+        if wanted in names:
+            return wanted
+        # Exporters often write absolute or differently-cased texture paths: match the file name in the directory.
+        leaf = posixpath.basename(wanted).lower()
+        for candidate in names:
+            if posixpath.dirname(candidate) == self.base and posixpath.basename(candidate).lower() == leaf:
+                return candidate
+        raise KeyError(name)
+
+    def get(self, name: str) -> bytes:
+        return self.archive.read(self._resolve(name))
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self._resolve(name)
+        except KeyError:
+            return False
+        return True
+
+    def keys(self) -> list[str]:
+        prefix = f"{self.base}/" if self.base else ""
+        return [n[len(prefix) :] for n in self.archive.namelist() if n.startswith(prefix) and not n.endswith("/")]
+
+    def write(self, name: str, data: bytes) -> None:
+        raise NotImplementedError("the archive is read-only")
+
+    def namespaced(self, namespace: str) -> _ZipResolver:
+        return _ZipResolver(self.archive, posixpath.join(self.base, namespace))
