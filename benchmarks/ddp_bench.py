@@ -29,7 +29,7 @@ from hyperalign.data.layout import load_dataset
 
 def run_config(name: str, nproc: int, threads: int, data: Path, work: Path, epochs: int) -> dict:
     run_dir = work / name
-    args = ["train", "--config", "h2arn-cpu", "--run", str(run_dir), "--data", str(data), "--no-progress",
+    args = ["train", "--config", "h2arn-cpu", "--run-dir", str(run_dir), "--data", str(data), "--no-progress",
             "--set", f"optim.epochs={epochs}", "--set", f"eval.every={epochs}", "--set", f"cache_dir={work / 'cache'}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     if nproc == 1:

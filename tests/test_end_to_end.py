@@ -44,7 +44,7 @@ def test_training_raises_rsum_well_above_the_untrained_model(small_demo, tiny_ov
 def test_cli_train_eval_embed_and_errors(tiny_demo, tiny_overrides, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
-    args = ["train", "--config", "h2arn-cpu", "--run", str(run), "--no-progress"]
+    args = ["train", "--config", "h2arn-cpu", "--run-dir", str(run), "--no-progress"]
     for o in tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1):
         args += ["--set", o]
     res = runner.invoke(app, args)
@@ -79,7 +79,7 @@ def test_cli_train_eval_embed_and_errors(tiny_demo, tiny_overrides, tmp_path):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: h2arn-cpu\noptim: {lr: -1}\n")
-    res = runner.invoke(app, ["train", "--config", str(bad), "--run", str(tmp_path / "r2")])
+    res = runner.invoke(app, ["train", "--config", str(bad), "--run-dir", str(tmp_path / "r2")])
     assert res.exit_code == 2 and "optim.lr" in res.output and "bad.yaml" in res.output
     assert "Traceback" not in res.output
     res = runner.invoke(app, ["eval", "--checkpoint", str(tmp_path / "missing")])

@@ -112,20 +112,27 @@ def presets() -> None:
 @friendly_errors
 def train(
     config: str = typer.Option("h2arn-cpu", "--config", "-c", help="Preset name or YAML file."),
-    run: Path = typer.Option(Path("runs/h2arn-cpu"), help="Run directory (checkpoints, metrics, resolved config)."),
+    run_dir: Path = typer.Option(
+        Path("runs/h2arn-cpu"), "--run-dir", help="Run directory (checkpoints, metrics, resolved config)."
+    ),
     data: Path | None = typer.Option(None, help="Dataset directory; overrides data.path."),
     set_: list[str] = typer.Option([], "--set", help="Override a field: --set optim.lr=1e-3 (repeatable)."),
     resume: bool = typer.Option(True, help="Continue from the run's latest checkpoint if there is one."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
+    from hyperalign.train import distributed
     from hyperalign.train.config import load_config
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
     cfg = load_config(config, overrides)
-    result = run_training(cfg, run, resume=resume, progress=progress, log=_say)
-    _say(f"best checkpoint: {result.best_checkpoint} (val {cfg.eval.select_metric} {result.best_metric:.2f})")
+    try:
+        result = run_training(cfg, run_dir, resume=resume, progress=progress, log=_say)
+        if distributed.is_main():
+            _say(f"best checkpoint: {result.best_checkpoint} (val {cfg.eval.select_metric} {result.best_metric:.2f})")
+    finally:
+        distributed.shutdown()
 
 
 @app.command("eval")

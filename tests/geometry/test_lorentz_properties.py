@@ -231,11 +231,13 @@ def test_values_and_gradients_finite_at_degenerate_inputs_for_small_and_large_c(
     """Deterministic companion of the property test: the origin, x == y, a point below the norm floor, and points
     near the sinh cap, for curvatures on both sides of 1 (a reciprocal squared in a backward pass overflows for c < 1)."""
     cap_point = torch.tensor([math.sinh(L.sinh_cap(dtype)) / math.sqrt(c) / 2, 0.0, 0.0], dtype=dtype)
+    near_cap = cap_point * (1 - 2.0**-20)  # a few ulps from cap_point on the same ray: tiny h, huge s_x s_y
     x0 = torch.stack([torch.zeros(3, dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
-                      torch.tensor([1e-30, 0.0, 0.0], dtype=dtype), torch.zeros(3, dtype=dtype), cap_point, cap_point])
+                      torch.tensor([1e-30, 0.0, 0.0], dtype=dtype), torch.zeros(3, dtype=dtype), cap_point, cap_point,
+                      cap_point])
     y0 = torch.stack([torch.zeros(3, dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
                       torch.tensor([1e-30, 0.0, 0.0], dtype=dtype), torch.tensor([0.3, -0.2, 1.0], dtype=dtype),
-                      cap_point.roll(1), torch.zeros(3, dtype=dtype)])
+                      cap_point.roll(1), torch.zeros(3, dtype=dtype), near_cap])
     for name, f in FUNCTIONS.items():
         x = x0.clone().requires_grad_(True)
         y = y0.clone().requires_grad_(True)

@@ -6,7 +6,9 @@
   (multi-positive ground truth: a caption is correct on any item it describes).
 * :class:`PairDataset` — training pairs (caption id, item, point cloud) for one epoch: each item once per epoch, with
   one caption drawn by choosing a level uniformly and then a caption of that level; seeded by (seed, epoch, index),
-  so the draw does not depend on worker processes and a resumed run draws the same pairs.
+  so the draw does not depend on worker processes and a resumed run draws the same pairs. Each item also carries its
+  hierarchy: one caption per level (``level_caption_ids``, from a separate seeded stream) and its tree node per level
+  (``level_node_ids``), for losses over feature trees (:mod:`hyperalign.losses.hetero`).
 """
 
 from __future__ import annotations
@@ -44,13 +46,17 @@ class CaptionTable:
 
 @dataclass
 class SplitView:
-    """One split: items (in index order), caption ids per item, and the evaluation query set."""
+    """One split: items (in index order), caption ids per item, and the evaluation query set; ``levels`` (coarse to
+    fine) and ``item_level_nodes[s][l]``, the index in ``dataset.index.nodes`` of item ``s``'s tree node at level
+    ``l`` (-1 where it has none, and always at the last level, which belongs to the items themselves)."""
 
     split: str
     items: list[Item]
     item_captions: list[list[int]]
     query_ids: list[int]
     relevance: torch.Tensor  # (Q, S) bool: query caption q describes item s
+    levels: list[str]
+    item_level_nodes: list[list[int]]
 
     @classmethod
     def build(cls, dataset: Dataset, table: CaptionTable, split: str) -> SplitView:
@@ -64,7 +70,15 @@ class SplitView:
         for s, caps in enumerate(item_captions):
             for cid in caps:
                 rel[pos[cid], s] = True
-        return cls(split, items, item_captions, query_ids, rel)
+        levels = list(dataset.index.levels)
+        node_index = {node.id: n for n, node in enumerate(dataset.index.nodes)}
+        item_level_nodes = []
+        for it in items:
+            row = [-1] * len(levels)
+            for node in dataset.ancestors(it.node) if it.node is not None else []:
+                row[levels.index(node.level)] = node_index[node.id]
+            item_level_nodes.append(row)
+        return cls(split, items, item_captions, query_ids, rel, levels, item_level_nodes)
 
     def positives(self, caption_ids: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
         """``pos[i, j]``: caption ``caption_ids[i]`` describes item ``shape_ids[j]`` (positions in this view), the
@@ -166,8 +180,15 @@ class PairDataset(TorchDataset):
         pts = cloud[resample_indices(len(cloud), self.m, rng)]
         if self.augment:
             pts = _augment(pts, rng, self.jitter, self.scale_range, self.rotate_up)
+        # one caption per level from its own stream, so the draws above are those of a dataset without this field
+        level_rng = np.random.default_rng([self.seed, self.epoch, i, 1])
+        level_captions = [
+            groups[lv][level_rng.integers(len(groups[lv]))] if lv in groups else -1 for lv in self.view.levels
+        ]
         return {
             "points": torch.from_numpy(np.ascontiguousarray(pts, dtype=np.float32)),
             "caption_id": torch.tensor(caption, dtype=torch.long),
             "shape_id": torch.tensor(i, dtype=torch.long),
+            "level_caption_ids": torch.tensor(level_captions, dtype=torch.long).reshape(len(self.view.levels)),
+            "level_node_ids": torch.tensor(self.view.item_level_nodes[i], dtype=torch.long).reshape(len(self.view.levels)),
         }

@@ -14,8 +14,7 @@ from pathlib import Path
 
 DEFAULT_ROOT = Path("/usr/share/wordnet")
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
-# Lexicographer files of concrete things: noun.animal, artifact, body, food, object, person, plant, substance.
-PHYSICAL_LEXFILES = frozenset({5, 6, 8, 13, 17, 18, 20, 27})
+PHYSICAL_ROOT = "physical_entity"  # the lemma of the synset above every concrete thing
 # Regular plural endings and their singular forms (WordNet's "morphy" detachment rules for nouns).
 _NOUN_SUFFIXES = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
                   ("ies", "y"), ("s", ""))  # fmt: skip
@@ -34,11 +33,6 @@ class Synset:
     lemmas: tuple[str, ...]
     hypernyms: tuple[int, ...]
     gloss: str
-
-    @property
-    def physical(self) -> bool:
-        """True for concrete things (artifacts, organisms, food, substances, natural objects, body parts)."""
-        return self.lexfile in PHYSICAL_LEXFILES
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -123,6 +117,10 @@ class WordNet:
         while path[-1].hypernyms and len(path) < 64:  # WordNet nouns are < 20 deep; 64 guards a corrupt file
             path.append(self.synset(path[-1].hypernyms[0]))
         return path
+
+    def is_physical(self, synset: Synset) -> bool:
+        """True for concrete things: ``physical_entity`` is among the synset's ancestors."""
+        return any(ancestor.lemmas[0] == PHYSICAL_ROOT for ancestor in self.ancestors(synset))
 
     def ancestors(self, synset: Synset) -> Iterator[Synset]:
         """``synset`` and every synset above it, along all hypernym paths, each once (breadth first)."""

@@ -198,12 +198,14 @@ def _half_z_minus_1(x: Tensor, y: Tensor, c: Tensor) -> Tensor:
     u = x / nx.unsqueeze(-1)
     shorter = torch.where((diff * diff).sum(dim=-1, keepdim=True) < (y * y).sum(dim=-1, keepdim=True), diff, y)
     sin_vec = (shorter - (shorter * u).sum(dim=-1, keepdim=True) * u) / ny.unsqueeze(-1)  # |sin_vec| = sin(theta)
-    sin_sq = (sin_vec * sin_vec).sum(dim=-1)
     cos = (u * (y / ny.unsqueeze(-1))).sum(dim=-1)
+    # s_x s_y sin^2 / (2 (1 + cos)) with sqrt(s_x s_y) inside the square: for nearly equal far points dh is large and
+    # s_x s_y ~ 1e32 (float32, near the sinh cap); their product in the backward pass overflows (inf * 0 = nan).
+    scaled = (0.5 * sx * sy / (1.0 + cos.clamp_min(0.0))).sqrt().unsqueeze(-1) * sin_vec
     # strict cos > 0: at cos = 0, in particular a point at the origin (sin_vec = 0 with zero gradient), 1 - cos carries
     # the gradient of the linear term -c<x~, y~>/2, which makes d(x, y) differentiable at x = 0 (gradient -y~/||y~||).
-    one_minus_cos = torch.where(cos > 0, sin_sq / (1.0 + cos.clamp_min(0.0)), 1.0 - cos)
-    return torch.sinh(0.5 * delta).square() + 0.5 * sx * sy * one_minus_cos
+    angular = torch.where(cos > 0, (scaled * scaled).sum(dim=-1), 0.5 * sx * sy * (1.0 - cos))
+    return torch.sinh(0.5 * delta).square() + angular
 
 
 def dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:

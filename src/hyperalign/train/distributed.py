@@ -5,7 +5,7 @@ Under ``torchrun`` the environment names the rank and world size; :func:`init_fr
 training path serves one CPU process and N ranks (as MERU's ``meru/utils/distributed.py``).
 
 Cross-rank negatives: :func:`gather_with_grad` is PyTorch's autograd-aware functional all-gather
-(``all_gather_tensor_autograd``, whose backward is a summing reduce-scatter). Every rank computes the same loss on the global batch; its backward sends each rank
+(``all_gather_single_autograd``, whose backward is a summing reduce-scatter). Every rank computes the same loss on the global batch; its backward sends each rank
 the sum over ranks of the loss gradients of its own rows (``W x dL/dlocal``), and DDP's gradient averaging divides by
 ``W`` again: the parameter gradient equals the single-process gradient of the same global batch.
 """
@@ -50,9 +50,9 @@ def gather_with_grad(x: Tensor) -> Tensor:
     """Concatenate ``x`` (B_local, ...) from every rank in rank order, keeping the autograd graph (see module doc)."""
     if not is_distributed():
         return x
-    from torch.distributed._functional_collectives import all_gather_tensor_autograd
+    from torch.distributed._functional_collectives import all_gather_single_autograd
 
-    return all_gather_tensor_autograd(x.contiguous(), gather_dim=0, group=dist.group.WORLD)
+    return all_gather_single_autograd(x.contiguous(), gather_dim=0, group=dist.group.WORLD)
 
 
 def gather_ids(x: Tensor) -> Tensor:
@@ -74,3 +74,9 @@ def device() -> torch.device:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group, if any (end of a torchrun job)."""
+    if is_distributed():
+        dist.destroy_process_group()

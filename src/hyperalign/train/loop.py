@@ -79,6 +79,8 @@ def _scalars(run: RunModules) -> dict[str, float]:
     space = run.model.space
     if run.model.hyperbolic:
         out["curvature"] = space.c().item()
+        for m, c in getattr(space, "curvatures", {}).items():  # HeteroLorentzSpace: c_text, c_points
+            out[f"curvature_{m}"] = c().item()
         for m, a in space.alpha.items():
             out[f"alpha_{m}"] = a().item()
     for m, pool in (("text", run.model.text_pool), ("points", run.model.point_pool)):
@@ -232,7 +234,16 @@ def _train_epoch(
         text, points = D.gather_with_grad(text), D.gather_with_grad(points)
         caption_ids, shape_ids = (D.gather_ids(batch[k].to(device)).cpu() for k in ("caption_id", "shape_id"))
         positives = pairs.view.positives(caption_ids, shape_ids).to(device)
-        terms = run.loss(text, points, positives, run.model.space)
+        levels: dict[str, Tensor] = {}
+        if getattr(run.loss, "needs_levels", False):  # one caption per tree level, and tree nodes (losses/hetero.py)
+            level_ids = batch["level_caption_ids"]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                flat = run.model.embed_text_tokens(*(t.to(device) for t in feats.batch(level_ids[level_ids >= 0])))[0]
+            where = (level_ids >= 0).nonzero(as_tuple=True)
+            level_text = flat.new_zeros(*level_ids.shape, flat.shape[-1]).index_put(tuple(w.to(device) for w in where), flat)
+            levels = {"level_text": D.gather_with_grad(level_text), "level_caption_ids": D.gather_ids(level_ids.to(device)),
+                      "level_node_ids": D.gather_ids(batch["level_node_ids"].to(device))}
+        terms = run.loss(text, points, positives, run.model.space, **levels)
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
             raise NonFiniteLossError(
