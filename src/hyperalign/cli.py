@@ -142,13 +142,14 @@ def eval_cmd(
     split: str = typer.Option("test", help="Split to evaluate: train, val or test."),
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
+    hierarchy: bool = typer.Option(False, help="Also hierarchy metrics: LA, HCA, MTA, PEP AUC/AP, depth-norm Spearman."),
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
     from hyperalign.inference import evaluate
 
     retriever = hyperalign.load(checkpoint)
-    metrics = evaluate(retriever, split, data)
+    metrics = evaluate(retriever, split, data, hierarchy=hierarchy)
     _print_metrics(metrics, f"{split} split — {retriever.checkpoint}", json_out)
 
 

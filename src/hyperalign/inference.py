@@ -92,8 +92,11 @@ def load(path: str | Path) -> Retriever:
     return Retriever(ckpt, cfg, run, tower, meta)
 
 
-def evaluate(retriever: Retriever, split: str = "test", data: str | Path | None = None, progress: bool = False) -> dict[str, float]:
-    """Retrieval metrics of a loaded model on ``split`` of its training dataset (or of ``data``)."""
+def evaluate(
+    retriever: Retriever, split: str = "test", data: str | Path | None = None, progress: bool = False, hierarchy: bool = False
+) -> dict[str, float]:
+    """Retrieval metrics of a loaded model on ``split`` of its training dataset (or of ``data``); with ``hierarchy``,
+    also the hierarchy metrics (LA, HCA, MTA, PEP AUC / AP, depth-norm Spearman; :mod:`hyperalign.eval.hierarchy`)."""
     from hyperalign.data.layout import load_dataset
     from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
     from hyperalign.eval.evaluate import evaluate_view
@@ -104,10 +107,19 @@ def evaluate(retriever: Retriever, split: str = "test", data: str | Path | None 
     table = CaptionTable.from_dataset(dataset)
     view = SplitView.build(dataset, table, split)
     features = caption_features(cfg, table.texts, retriever.tower, progress=progress)
-    return evaluate_view(
-        retriever.model, view, table, features, PointStore(dataset, view.items),
+    store = PointStore(dataset, view.items)
+    metrics = evaluate_view(
+        retriever.model, view, table, features, store,
         points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
     )
+    if hierarchy:
+        from hyperalign.eval.hierarchy import evaluate_hierarchy
+
+        metrics |= evaluate_hierarchy(
+            retriever.model, dataset, view, table, features, store,
+            points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size,
+        )
+    return metrics
 
 
 def embed_split(

@@ -266,9 +266,16 @@ def _train_epoch(
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
+    """Records of ``metrics.jsonl``; a torn last line (a run killed while appending) is dropped."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
 
 
 def _epoch_line(record: dict[str, Any], select: str) -> str:

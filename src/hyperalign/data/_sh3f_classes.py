@@ -1,0 +1,202 @@
+"""From a furniture name to a WordNet sense and a coarse, basic-level class (seat, table, lamp, plant, ...).
+
+The WordNet ancestors a few levels up are often abstract ("an instrumentality", "a whole"), so each class is
+anchored at curated senses and a sense takes the class of its nearest anchor. A name is looked up as a whole phrase,
+then by its head (trailing words: "office armchair" -> "armchair"; text after "with", "and", a comma or a number is
+dropped). Among the senses found, the first one with a class wins, then the first physical one; abstract senses
+never resolve a name. Categories that name a kind of thing (Vehicles, Lights, ...) only accept senses of their
+classes; a name that resolves to nothing takes its category's class, or ``object``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hyperalign.data.wordnet import Synset, WordNet, WordNetError
+
+
+@dataclass(frozen=True)
+class CoarseClass:
+    """A basic-level class: its id, the noun phrase used inside descriptions, its own caption, WordNet anchors."""
+
+    id: str
+    noun: str
+    caption: str
+    anchors: tuple[str, ...] = ()
+
+
+COARSE_CLASSES = (
+    CoarseClass("seat", "a seat", "a seat, furniture for sitting on", ("seat.n.03",)),
+    CoarseClass("table", "a table", "a table or desk", ("table.n.02", "table.n.03", "desk.n.01")),
+    CoarseClass("bed", "a bed", "a bed, furniture for sleeping on", ("bed.n.01", "mattress.n.01")),
+    CoarseClass("lamp", "a lamp", "a lamp or light", ("source_of_illumination.n.01", "lighting_fixture.n.01")),
+    CoarseClass("storage", "a piece of storage furniture", "storage furniture such as a cabinet or shelves",
+                ("cabinet.n.01", "bookcase.n.01", "wardrobe.n.01", "chest_of_drawers.n.01", "shelf.n.01",
+                 "cupboard.n.01", "rack.n.01", "chest.n.02")),
+    CoarseClass("bathroom_fixture", "a bathroom fixture", "a bathroom fixture such as a sink, toilet or bathtub",
+                ("plumbing_fixture.n.01", "bathtub.n.01", "washbasin.n.02")),
+    CoarseClass("appliance", "a household appliance", "a household appliance",
+                ("home_appliance.n.01", "appliance.n.02", "heater.n.01", "fan.n.01", "air_conditioner.n.01")),
+    CoarseClass("electronics", "an electronic device", "an electronic or electrical device",
+                ("electronic_equipment.n.01", "computer.n.01", "electrical_device.n.01", "receptacle.n.01",
+                 "switch.n.01", "camera.n.01")),
+    CoarseClass("kitchenware", "a piece of kitchenware", "kitchenware or tableware",
+                ("tableware.n.01", "kitchen_utensil.n.01", "glass.n.02", "cutter.n.06")),
+    CoarseClass("decoration", "a decoration", "a decoration or work of art",
+                ("decoration.n.01", "art.n.01", "picture.n.01", "vase.n.01", "figure.n.04", "timepiece.n.01")),
+    CoarseClass("container", "a container", "a container such as a box, bottle or basket", ("container.n.01",)),
+    CoarseClass("plant", "a plant", "a plant or tree", ("plant.n.02", "plant_part.n.01")),
+    CoarseClass("person", "a person", "a person", ("person.n.01", "person.n.02")),
+    CoarseClass("animal", "an animal", "an animal", ("animal.n.01",)),
+    CoarseClass("vehicle", "a vehicle", "a vehicle", ("vehicle.n.01", "wheeled_vehicle.n.01")),
+    CoarseClass("door_or_window", "a door or window", "a door or window",
+                ("door.n.01", "window.n.01", "doorway.n.01", "movable_barrier.n.01")),
+    CoarseClass("food", "food", "food or drink", ("food.n.01", "food.n.02", "beverage.n.01")),
+    CoarseClass("clothing", "a piece of clothing", "clothing, shoes or an accessory",
+                ("clothing.n.01", "footwear.n.02", "accessory.n.01")),
+    CoarseClass("tool", "a tool", "a tool or implement", ("tool.n.01", "implement.n.01")),
+    CoarseClass("toy_or_sport", "a toy or sports item", "a toy, game or piece of sports equipment",
+                ("plaything.n.01", "sports_equipment.n.01", "game_equipment.n.01", "board_game.n.01")),
+    CoarseClass("instrument", "a musical instrument", "a musical instrument", ("musical_instrument.n.01",)),
+    CoarseClass("structure", "a structure", "a structure or fixture of a building or garden",
+                ("structure.n.01", "stairway.n.01", "way.n.06")),
+)  # fmt: skip
+OTHER = CoarseClass("object", "an object", "an everyday object")
+# Catalogue categories that name a kind of thing: their items only take senses of these classes.
+CATEGORY_CLASSES = {
+    "Characters": ("person", "animal"),
+    "Doors and windows": ("door_or_window",),
+    "Lights": ("lamp",),
+    "Staircases": ("structure",),
+    "Vehicles": ("vehicle",),
+}
+_LEXFILE_ANIMAL, _LEXFILE_PERSON = 5, 18  # WordNet lexicographer files noun.animal and noun.person
+_SEPARATORS = re.compile(r"\s+-\s+|[,(/]|\s+(?:with|and|on|for|in|under|from)\s+")
+
+
+@dataclass(frozen=True)
+class NameSense:
+    """How a name resolved: the phrase looked up, how (``phrase``, ``head`` or ``none``), the sense and its class."""
+
+    phrase: str | None
+    match: str
+    synset: str | None
+    gloss: str | None
+    chain: tuple[str, ...]
+    coarse: CoarseClass
+
+    def meta(self) -> dict[str, object]:
+        """The WordNet part of an item's metadata."""
+        return {"query": self.phrase, "match": self.match, "synset": self.synset, "gloss": self.gloss,
+                "chain": list(self.chain)}  # fmt: skip
+
+
+class ClassResolver:
+    """Resolves furniture names against one WordNet; ``classes`` anchors must all exist there."""
+
+    def __init__(self, wordnet: WordNet, classes: tuple[CoarseClass, ...] = COARSE_CLASSES) -> None:
+        self.wordnet = wordnet
+        self.classes = {c.id: c for c in classes}
+        self._anchor: dict[int, CoarseClass] = {}
+        missing = []
+        for coarse in classes:
+            for name in coarse.anchors:
+                try:
+                    self._anchor.setdefault(wordnet.sense(name).offset, coarse)
+                except KeyError:
+                    missing.append(name)
+        if missing:
+            raise WordNetError(f"class anchors not found in WordNet: {', '.join(missing)}; expected WordNet 3.0")
+        self._cache: dict[tuple[str, str], NameSense] = {}
+
+    def resolve(self, name: str, category: str) -> NameSense:
+        """The sense and coarse class of a furniture ``name`` in catalogue ``category``."""
+        key = (name, category)
+        if key not in self._cache:
+            self._cache[key] = self._resolve(name, category)
+        return self._cache[key]
+
+    def coarse_of(self, synset: Synset) -> CoarseClass | None:
+        """The class of the nearest anchor above ``synset`` (breadth first over all hypernym paths), if any."""
+        for ancestor in self.wordnet.ancestors(synset):
+            if ancestor.offset in self._anchor:
+                return self._anchor[ancestor.offset]
+        return None
+
+    def _resolve(self, name: str, category: str) -> NameSense:
+        allowed = CATEGORY_CLASSES.get(category)
+        for phrase in query_phrases(name, exhaustive=allowed is not None):
+            synset, coarse = self._pick(self.wordnet.synsets(phrase), allowed)
+            if synset is not None:
+                wn = self.wordnet
+                return NameSense(
+                    phrase=phrase,
+                    match="phrase" if phrase == _words(name) else "head",
+                    synset=wn.name(synset),
+                    gloss=synset.gloss,
+                    chain=tuple(wn.name(s) for s in wn.chain(synset)),
+                    coarse=coarse or OTHER,
+                )
+        fallback = self.classes.get(allowed[0]) if allowed else None
+        return NameSense(None, "none", None, None, (), fallback or OTHER)
+
+    def _pick(
+        self, senses: list[Synset], allowed: tuple[str, ...] | None
+    ) -> tuple[Synset | None, CoarseClass | None]:
+        """The best sense and its class, or (None, None) if no sense is acceptable.
+
+        Restricted categories take the first sense of an allowed class. Otherwise senses rank by tier, then by
+        WordNet's frequency order: a class other than person or animal; a physical sense without class; an animal.
+        People are only found among Characters, so person senses are never taken elsewhere.
+        """
+        best: tuple[int, int, Synset, CoarseClass | None] | None = None
+        for rank, synset in enumerate(senses):
+            coarse = self.coarse_of(synset)
+            cid = coarse.id if coarse else None
+            if allowed is not None:
+                tier = 0 if cid in allowed else None
+            elif cid == "person" or synset.lexfile == _LEXFILE_PERSON:
+                tier = None
+            elif cid == "animal" or synset.lexfile == _LEXFILE_ANIMAL:
+                tier = 2
+            elif coarse is not None:
+                tier = 0
+            else:
+                tier = 1 if self.wordnet.is_physical(synset) else None
+            if tier is not None and (best is None or (tier, rank) < best[:2]):
+                best = (tier, rank, synset, coarse)
+        return (best[2], best[3]) if best else (None, None)
+
+
+def query_phrases(name: str, *, exhaustive: bool = False) -> list[str]:
+    """Phrases to look a name up by, most specific first.
+
+    The whole name; then its first clause (before "with", "and", a comma, a number, ...) and that clause's trailing
+    words ("french window" before "window"); then, after dropping trailing codes ("BZ", "R6"), the same again.
+    ``exhaustive`` adds every run of words of the clause, later-ending first (used when the category constrains the
+    sense, so a wrong head such as "panes" is skipped for "french window").
+    """
+    phrases = [_words(name)]
+    clause = _SEPARATORS.split(name, maxsplit=1)[0].split()
+    numeric = next((i for i, word in enumerate(clause) if word[0].isdigit()), len(clause))
+    clause = clause[:numeric] or clause
+    while clause:
+        phrases += [_words(" ".join(clause[i:])) for i in range(len(clause))]
+        if exhaustive:
+            phrases += [_words(" ".join(clause[i:j])) for j in range(len(clause) - 1, 0, -1) for i in range(j)]
+            break
+        if not _is_code(clause[-1]) or len(clause) == 1:
+            break
+        clause = clause[:-1]
+    return [p for p in dict.fromkeys(phrases) if p]
+
+
+def _words(text: str) -> str:
+    """Lower-case words (letters, digits, apostrophes, hyphens) separated by single spaces."""
+    return " ".join(re.findall(r"[a-z0-9][a-z0-9'\-]*", text.lower()))
+
+
+def _is_code(word: str) -> bool:
+    """A model code rather than a word: has a digit, or is all capitals ("BZ", "R6", "YZR")."""
+    return any(ch.isdigit() for ch in word) or (len(word) > 1 and word.isupper())
