@@ -100,6 +100,56 @@ def make_demo_cmd(
     _say(f"dataset written to {index.parent}")
 
 
+@data_app.command("sweethome3d")
+@friendly_errors
+def sweethome3d_cmd(
+    out: Path = typer.Option(Path("hyperalign-data/sweethome3d"), help="Output dataset directory."),
+    root: Path = typer.Option(
+        Path("/usr/share/sweethome3d/furniture"), help="Directory of *.sh3f libraries (Debian sweethome3d-furniture)."
+    ),
+    wordnet: Path = typer.Option(Path("/usr/share/wordnet"), help="WordNet 3.0 directory (Debian wordnet-base)."),
+    points: int = typer.Option(2048, min=16, help="Surface points sampled per item."),
+    seed: int = typer.Option(0, help="Seed of the point sampling and of both splits."),
+    limit: int | None = typer.Option(None, min=1, help="Convert only the first N items (quick runs)."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Real furniture benchmark: Sweet Home 3D meshes + WordNet hierarchy, name-disjoint and item splits."""
+    from collections import Counter
+
+    from hyperalign.data.sweethome3d import ITEM_INDEX, REPORT, convert_sweethome3d
+
+    report = convert_sweethome3d(
+        out, root=root, wordnet=wordnet, n_points=points, seed=seed, limit=limit, progress=progress, log=_say
+    )
+    typer.echo(json.dumps(report["statistics"], indent=2, ensure_ascii=False))
+    reasons = Counter(f["reason"].split(":")[0] for f in report["failures"]).most_common(5)
+    _say(f"{report['items_converted']} items converted, {report['items_failed']} failed {dict(reasons) or ''}")
+    _say(f"dataset written to {out} (index.json: name split, {ITEM_INDEX}: item split; report: {REPORT}) "
+         f"in {report['seconds']:.0f} s")  # fmt: skip
+
+
+@data_app.command("t3drhit")
+@friendly_errors
+def t3drhit_cmd(
+    root: Path = typer.Option(..., help="T3DR-HIT directory (Elephant_caption_*.json or S3DIS_*_captions.json)."),
+    out: Path = typer.Option(..., help="Output dataset directory."),
+    source: str | None = typer.Option(None, help="elephant or s3dis (default: detected from the files)."),
+    max_points: int = typer.Option(10_000, min=1, help="Elephant clouds above this are reduced by FPS."),
+    val_fraction: float = typer.Option(0.1, min=0.0, max=0.99, help="Share of train objects moved to val."),
+    seed: int = typer.Option(0, help="Seed of the validation carve-out."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Convert the paper's T3DR-HIT data to the generic layout (6 channels; 9-channel input derived at load)."""
+    from hyperalign.data.t3drhit import convert_t3drhit
+
+    report = convert_t3drhit(
+        root, out, source=source, max_points=max_points, val_fraction=val_fraction, seed=seed,  # type: ignore[arg-type]
+        progress=progress, log=_say,
+    )  # fmt: skip
+    typer.echo(json.dumps({k: v for k, v in report.items() if k != "skipped"}, indent=2))
+    _say(f"dataset written to {out}; {len(report['skipped'])} object(s) skipped")
+
+
 @app.command()
 def presets() -> None:
     """List the shipped configuration presets."""
@@ -195,3 +245,122 @@ def demo(
             typer.echo(f"  {rank}. {hit['id']:<24} d={hit['distance']:.3f}  {hit['caption']}")
     typer.echo(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; run directory: {report['run_dir']}")
 
+
+
+@app.command()
+@friendly_errors
+def plot(
+    checkpoint: Path = typer.Option(..., help="Run directory (uses its best checkpoint) or checkpoint directory."),
+    out: Path = typer.Option(Path("plots"), help="Directory for the PNG files."),
+    split: str = typer.Option("test", help="Split whose captions and shapes are plotted."),
+    data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
+) -> None:
+    """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
+    import hyperalign
+    from hyperalign.viz.plots import plot_run
+
+    for path in plot_run(hyperalign.load(checkpoint), out, split, data):
+        _say(f"plot written to {path}")
+
+
+# ---------------------------------------------------------------------------------------------- search (issue 7)
+index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+def _index_spec(kind: str, hnsw_m: int, ef_construction: int, ef_search: int, nlist: int | None, nprobe: int) -> Any:
+    from hyperalign.index import IndexSpec
+
+    if kind == "auto":
+        return None
+    if kind not in ("flat", "hnsw", "ivf"):
+        raise ValueError(f"--kind: expected flat, hnsw, ivf or auto; got {kind!r}")
+    return IndexSpec(
+        kind=kind, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search, nlist=nlist, nprobe=nprobe
+    )
+
+
+@index_app.command("build")
+@friendly_errors
+def index_build(
+    checkpoint: Path = typer.Option(..., help="Run directory (uses its best checkpoint) or checkpoint directory."),
+    data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
+    out: Path | None = typer.Option(None, help="Index directory to write (default: <checkpoint>/index)."),
+    split: list[str] = typer.Option([], help="Index only these splits (repeatable; default: all)."),
+    kind: str = typer.Option("auto", help="flat (exact), hnsw, ivf, or auto (flat up to 100k points, else hnsw)."),
+    hnsw_m: int = typer.Option(32, min=4, help="HNSW links per node."),
+    ef_construction: int = typer.Option(80, min=8, help="HNSW build-time candidate list."),
+    ef_search: int = typer.Option(64, min=1, help="HNSW search-time candidate list."),
+    nlist: int | None = typer.Option(None, min=1, help="IVF cells (default: about 4 sqrt(N))."),
+    nprobe: int = typer.Option(16, min=1, help="IVF cells visited per query."),
+) -> None:
+    """Embed a dataset's shapes and captions with a model and save a search index."""
+    from hyperalign.index import Index
+
+    spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
+    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say)
+    written = index.save(out if out is not None else checkpoint / "index")
+    _say(f"index written to {written}")
+
+
+def _print_hits(hits: list[Any], title: str, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    if as_json:
+        typer.echo(json.dumps({"query": title, "results": [asdict(h) for h in hits]}, indent=2))
+        return
+    typer.echo(title)
+    if not hits:
+        typer.echo("  (no results)")
+    width = max([len(h.id) for h in hits] + [2])
+    typer.echo(f"  {'#':>3}  {'id':<{width}}  {'distance':>8}  {'d(o,x)':>6}  text")
+    for h in hits:
+        general = f"{h.generality:6.3f}" if h.generality is not None else f"{'-':>6}"
+        level = f"[{h.level}] " if h.level else ""
+        typer.echo(f"  {h.rank:>3}  {h.id:<{width}}  {h.distance:8.4f}  {general}  {level}{h.text}")
+
+
+@app.command()
+@friendly_errors
+def search(
+    query: str | None = typer.Argument(None, help="Text query, e.g. \"a tall chair with armrests\"."),
+    shape: Path | None = typer.Option(None, "--shape", help="Query with a point cloud file instead of text."),
+    index: Path = typer.Option(Path("runs/demo/index"), help="Index directory (from `hyperalign index build`)."),
+    k: int = typer.Option(10, "-k", "--k", min=1, help="Number of results."),
+    target: str | None = typer.Option(None, help="shapes or captions (default: shapes for text, captions for --shape)."),
+    checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Search an index with a text query or a point cloud; prints a table or JSON."""
+    from hyperalign.index import Index
+
+    if (query is None) == (shape is None):
+        raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
+    loaded = Index.load(index, checkpoint)
+    if shape is not None:
+        hits = loaded.search_shape(shape, k, target or "captions")
+        _print_hits(hits, f"shape {shape}", json_out)
+    else:
+        hits = loaded.search_text(query, k, target or "shapes")
+        _print_hits(hits, f"query {query!r}", json_out)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    index: Path = typer.Option(Path("runs/demo/index"), help="Index directory to serve."),
+    checkpoint: Path | None = typer.Option(None, help="If --index does not exist yet, build it from this run first."),
+    data: Path | None = typer.Option(None, help="Dataset for that build (default: the run's own)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port."),
+    max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
+) -> None:
+    """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
+    from hyperalign.index import Index
+    from hyperalign.serve.server import run_server
+
+    if not (index / "index.json").is_file() and checkpoint is not None:
+        _say(f"{index} has no index yet: building it from {checkpoint}")
+        Index.build(checkpoint, data, log=_say).save(index)
+    loaded = Index.load(index)
+    run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)

@@ -28,6 +28,19 @@ class ModelError(ValueError):
 
 
 @dataclass(frozen=True)
+class ModelSample:
+    """Surface points of a model (in model units) and the per-axis scale that fitted it to the catalogue size."""
+
+    cloud: PointCloud
+    scale: np.ndarray  # (3,): x, y, z factors; all 1 without a size
+
+    @property
+    def stretch(self) -> float:
+        """How much the fit distorted the model: largest over smallest axis scale (1 = proportions kept)."""
+        return float(self.scale.max() / self.scale.min())
+
+
+@dataclass(frozen=True)
 class _Part:
     vertices: np.ndarray  # (V, 3) float64, scene transform applied
     faces: np.ndarray  # (F, 3) int64
@@ -38,12 +51,12 @@ def sample_model(
     archive: zipfile.ZipFile,
     model: str,
     n: int,
-    seed: int,
+    seed: int | np.random.SeedSequence,
     *,
     rotation: Sequence[float] | None = None,
     size: tuple[float, float, float] | None = None,
-) -> PointCloud:
-    """``n`` coloured surface points of ``model`` (a path inside ``archive``), in model units (not normalised).
+) -> ModelSample:
+    """``n`` coloured surface points of ``model`` (a path inside ``archive``), placed but not normalised.
 
     ``rotation`` holds the nine numbers of ``modelRotation``; ``size`` the catalogue's (width, height, depth).
     """
@@ -55,7 +68,7 @@ def sample_model(
     vertices = np.concatenate([p.vertices for p in parts])
     faces = np.concatenate([p.faces + offset for p, offset in zip(parts, offsets)])
     part_of_face = np.repeat(np.arange(len(parts)), [len(p.faces) for p in parts])
-    vertices = _place(vertices, rotation, size, where)
+    vertices, scale = _place(vertices, rotation, size, where)
     corners = vertices[faces]
     area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
     area[~np.isfinite(area)] = 0.0
@@ -71,7 +84,7 @@ def sample_model(
         chosen = part_of_face[face] == k
         if chosen.any():
             rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
-    return PointCloud(xyz, np.clip(rgb, 0.0, 1.0))
+    return ModelSample(PointCloud(xyz, np.clip(rgb, 0.0, 1.0)), scale)
 
 
 def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]:
@@ -103,20 +116,21 @@ def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]
 
 def _place(
     vertices: np.ndarray, rotation: Sequence[float] | None, size: tuple[float, float, float] | None, where: str
-) -> np.ndarray:
-    """Rotate by ``modelRotation``, then stretch each axis of the bounding box to the catalogue size."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate by ``modelRotation``, then scale each axis so the bounding box has the catalogue size (a flat axis,
+    e.g. of a rug, keeps scale 1); return the vertices and the three scale factors."""
     if not np.isfinite(vertices).all():
         raise ModelError(f"{where}: vertex coordinates contain NaN/Inf")
     if rotation is not None:
         vertices = vertices @ np.asarray(rotation, dtype=np.float64).reshape(3, 3).T
+    extent = vertices.max(axis=0) - vertices.min(axis=0)
+    flat = extent <= 1e-9 * float(extent.max())
+    if flat.all():
+        raise ModelError(f"{where}: all vertices coincide")
+    scale = np.ones(3)
     if size is not None:
-        extent = vertices.max(axis=0) - vertices.min(axis=0)
-        flat = extent <= 1e-9 * max(float(extent.max()), 1e-300)
         scale = np.where(flat, 1.0, np.asarray(size, dtype=np.float64) / np.where(flat, 1.0, extent))
-        if flat.all():
-            raise ModelError(f"{where}: all vertices coincide")
-        vertices = vertices * scale
-    return vertices
+    return vertices * scale, scale
 
 
 def _random_barycentric(rng: np.random.Generator, n: int) -> np.ndarray:

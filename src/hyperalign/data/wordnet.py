@@ -14,7 +14,8 @@ from pathlib import Path
 
 DEFAULT_ROOT = Path("/usr/share/wordnet")
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
-PHYSICAL_ROOT = "physical_entity"  # the lemma of the synset above every concrete thing
+# Tangible things are objects or matter; WordNet also files processes under physical_entity, which we exclude.
+TANGIBLE_ROOTS = ("object.n.01", "matter.n.03")
 # Regular plural endings and their singular forms (WordNet's "morphy" detachment rules for nouns).
 _NOUN_SUFFIXES = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
                   ("ies", "y"), ("s", ""))  # fmt: skip
@@ -34,11 +35,6 @@ class Synset:
     hypernyms: tuple[int, ...]
     gloss: str
 
-    @property
-    def words(self) -> tuple[str, ...]:
-        """Lemmas as plain words: underscores become spaces."""
-        return tuple(lemma.replace("_", " ") for lemma in self.lemmas)
-
 
 class WordNet:
     """Noun lookups over one WordNet database directory; see :meth:`load`."""
@@ -49,7 +45,9 @@ class WordNet:
         self._data = data
         self._exceptions = exceptions
         self._data_path = data_path
+        self.root = data_path.parent
         self._synsets: dict[int, Synset] = {}
+        self._tangible: set[int | None] | None = None
 
     @classmethod
     def load(cls, root: str | os.PathLike[str] = DEFAULT_ROOT) -> WordNet:
@@ -66,20 +64,15 @@ class WordNet:
         exceptions = _read_exceptions(exc_path) if exc_path.is_file() else {}
         return cls(index, paths["data.noun"].read_bytes(), exceptions, paths["data.noun"])
 
-    def __contains__(self, lemma: str) -> bool:
-        return _key(lemma) in self._index
-
     def synsets(self, phrase: str) -> list[Synset]:
-        """Senses of a noun phrase, most frequent first; plurals are reduced (``shelves`` -> ``shelf``).
-
-        Only the last word is inflected, as in English compounds (``kitchen knives`` -> ``kitchen knife``).
-        """
-        for lemma in self.lemmas(phrase):
-            return [self.synset(offset) for offset in self._index[lemma]]
-        return []
+        """Senses of a noun phrase, most frequent first, over all the lemmas it may stand for (:meth:`lemmas`):
+        ``shelves`` gives the senses of ``shelf``; ``shoes`` those of ``shoes``, then those of ``shoe``."""
+        offsets = [offset for lemma in self.lemmas(phrase) for offset in self._index[lemma]]
+        return [self.synset(offset) for offset in dict.fromkeys(offsets)]
 
     def lemmas(self, phrase: str) -> list[str]:
-        """Index lemmas a phrase may stand for: itself, then base forms of its last word; only those in the index."""
+        """Index lemmas a phrase may stand for, only those in the index: itself, base forms of its last word, then
+        the compound written the other way ("fork lift" -> "forklift", "bathmat" -> "bath mat")."""
         key = _key(phrase)
         if not key:
             return []
@@ -87,7 +80,13 @@ class WordNet:
         prefix = f"{head}_" if head else ""
         forms = [key, *(prefix + base for base in self._exceptions.get(last, ()))]
         forms += [prefix + last[: -len(end)] + base for end, base in _NOUN_SUFFIXES if last.endswith(end)]
-        return [form for form in dict.fromkeys(forms) if form in self._index]
+        found = [form for form in dict.fromkeys(forms) if form in self._index]
+        if found:
+            return found
+        if "_" in key:
+            joined = key.replace("_", "")
+            return [joined] if joined in self._index else []
+        return [split for i in range(2, len(key) - 1) if (split := f"{key[:i]}_{key[i:]}") in self._index][:1]
 
     def synset(self, offset: int) -> Synset:
         """The synset at byte ``offset`` of ``data.noun`` (parsed once, then cached)."""
@@ -97,7 +96,8 @@ class WordNet:
         return cached
 
     def name(self, synset: Synset) -> str:
-        """NLTK-style name ``lemma.n.NN``: the first lemma and the synset's sense number for it."""
+        """NLTK-style name ``lemma.n.NN``: the first lemma and the synset's sense number for it (00 if the index
+        does not list the synset under that lemma, which WordNet 3.0 never does)."""
         lemma = synset.lemmas[0].lower()
         senses = self._index.get(lemma, ())
         number = senses.index(synset.offset) + 1 if synset.offset in senses else 0
@@ -111,6 +111,12 @@ class WordNet:
             raise KeyError(f"no noun sense {name!r} in WordNet ({len(senses)} senses of {lemma!r})")
         return self.synset(senses[int(number) - 1])
 
+    def _sense_offset(self, name: str) -> int | None:
+        try:
+            return self.sense(name).offset
+        except KeyError:
+            return None
+
     def chain(self, synset: Synset) -> list[Synset]:
         """The hypernym path from ``synset`` up to the root, following the first hypernym at each step."""
         path = [synset]
@@ -119,8 +125,10 @@ class WordNet:
         return path
 
     def is_physical(self, synset: Synset) -> bool:
-        """True for concrete things: ``physical_entity`` is among the synset's ancestors."""
-        return any(ancestor.lemmas[0] == PHYSICAL_ROOT for ancestor in self.ancestors(synset))
+        """True for tangible things: :data:`TANGIBLE_ROOTS` (object, matter) is among the synset's ancestors."""
+        if self._tangible is None:
+            self._tangible = {self._sense_offset(name) for name in TANGIBLE_ROOTS} - {None}
+        return any(ancestor.offset in self._tangible for ancestor in self.ancestors(synset))
 
     def ancestors(self, synset: Synset) -> Iterator[Synset]:
         """``synset`` and every synset above it, along all hypernym paths, each once (breadth first)."""
@@ -172,10 +180,9 @@ def _read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
 def _parse_synset(data: bytes, offset: int, path: Path) -> Synset:
     """``offset lex_filenum n w_cnt(hex) [word lex_id]... p_cnt [symbol offset pos source/target]... | gloss``."""
     end = data.find(b"\n", offset)
-    line = data[offset : end if end >= 0 else len(data)].decode("utf-8")
-    body, _, gloss = line.partition(" | ")
-    fields = body.split()
     try:
+        body, _, gloss = data[offset : end if end >= 0 else len(data)].decode("utf-8").partition(" | ")
+        fields = body.split()
         if offset < 0 or not fields or int(fields[0]) != offset:
             raise ValueError("the line there does not start with that offset")
         n_words = int(fields[3], 16)
@@ -187,5 +194,5 @@ def _parse_synset(data: bytes, offset: int, path: Path) -> Synset:
             raise ValueError("the word or pointer counts do not match the line")
         hypernyms = tuple(int(p[1]) for p in pointers if p[0] in HYPERNYM_POINTERS and p[2] == "n")
         return Synset(offset, int(fields[1]), lemmas, hypernyms, gloss.strip())
-    except (IndexError, ValueError) as exc:
+    except (IndexError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise WordNetError(f"{path}: offset {offset}: not a WordNet noun synset line ({exc})") from None

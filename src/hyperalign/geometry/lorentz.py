@@ -238,9 +238,10 @@ def pairwise_dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 
     ``d_ij = (2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` — :func:`dist`'s asinh form with
     ``||x - y||_L^2 = -2/c - 2<x, y>_L``. Through the matrix product the absolute error of ``z = -c<x, y>_L`` is
-    about ``eps * c x_0 y_0``: distances below ``sqrt(eps)/sqrt(c)`` (3e-4 in float32) are resolved only to that
-    accuracy, and so are pairs far from the origin on nearly one ray. This is the fast path for ranking (ranking by
-    this matrix equals ranking by ``-<x, y>_L``); :func:`dist` is the accurate one, and indexes re-rank with it.
+    about ``eps * c x_0 y_0``, so small distances are resolved only to about ``2 sqrt(eps x_0 y_0)`` (3e-4 in float32
+    at the origin, growing with the distance from it, e.g. 7.5e-4 at ``sqrt(c) d(o, x) = 1.9``). This is the fast path
+    for ranking (ranking by this matrix equals ranking by ``-<x, y>_L``); :func:`dist` is the accurate one, and
+    indexes re-rank with it.
     """
     x, c = _prepare(x, c)
     sqrt_c = c.sqrt()

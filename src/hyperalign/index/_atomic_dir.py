@@ -15,16 +15,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
+class NotAnIndexError(FileExistsError, ValueError):
+    """The output path exists and holds something other than an index; it is never replaced."""
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str], may_replace: Callable[[Path], bool]) -> Iterator[Path]:
     """Yield an empty temporary directory beside ``path``; on success it replaces ``path``.
 
     An existing ``path`` is replaced only if it is an empty directory or ``may_replace(path)`` is true, so a mistyped
-    output path never deletes an unrelated directory (a run, a dataset); otherwise ``FileExistsError``.
+    output path never deletes an unrelated directory (a run, a dataset); otherwise :class:`NotAnIndexError` (a ``FileExistsError``).
     """
     target = Path(path)
     if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or may_replace(target))):
-        raise FileExistsError(f"{target}: exists and is not an index written by hyperalign; refusing to replace it")
+        raise NotAnIndexError(f"{target}: exists and is not an index written by hyperalign; refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     try:

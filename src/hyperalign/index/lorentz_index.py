@@ -80,7 +80,7 @@ def _faiss() -> Any:
     return faiss
 
 
-def _as_points(x: Any, dim: int, what: str) -> torch.Tensor:
+def as_points(x: Any, dim: int, what: str) -> torch.Tensor:
     """``x`` (list, NumPy or torch; real numbers, shape (N, dim)) as a float64 CPU tensor; refuses anything else."""
     if isinstance(x, torch.Tensor):
         t = x.detach().cpu()
@@ -265,7 +265,7 @@ class LorentzIndex:
 
         An IVF index trains its centroids on its first add.
         """
-        x = self._points(_as_points(points, self.dim, "points"))
+        x = self._points(as_points(points, self.dim, "points"))
         n = len(x)
         new_ids = np.arange(len(self), len(self) + n, dtype=np.int64) if ids is None else _as_ids(ids, n)
         clash = np.isin(new_ids, self._ids)
@@ -313,7 +313,7 @@ class LorentzIndex:
         """
         if k < 1:
             raise ValueError(f"k must be >= 1; got {k}")
-        q = self._points(_as_points(queries, self.dim, "queries"))
+        q = self._points(as_points(queries, self.dim, "queries"))
         dist = np.full((len(q), k), np.inf, dtype=np.float32)
         ids = np.full((len(q), k), -1, dtype=np.int64)
         if len(self) == 0 or len(q) == 0:

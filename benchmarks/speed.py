@@ -1,0 +1,566 @@
+"""Speed and memory of H2ARN training and evaluation at paper scale and at the CPU preset (issue 6).
+
+    python benchmarks/speed.py [--out benchmarks/results] [--steps 10] [--scales paper cpu-preset]
+    hyperalign bench speed [same options]
+
+Writes ``speed.json`` and ``speed.md``. Every ratio comes from measurements taken side by side in one run; absolute
+times depend on the machine's load (recorded). Nothing here asserts anything.
+
+The step is the reference's cached pipeline: two context encoders on token features of fixed shapes (towers not in
+the step), contribution-aware aggregation, the embedding space and the dual loss, backward, gradient clipping and
+AdamW. Sections:
+
+* step time: hyperalign (fused attention, batch trimmed to its longest caption) against the naive baseline
+  (``_naive_attention.py``: the reference's materialised attention with its dropout, captions padded to 77), plus
+  variants that isolate each change; all variants interleaved round-robin so load drifts hit them alike;
+* peak memory: ``ru_maxrss`` of a fresh subprocess per configuration (batch 64, and the paper's batch 256);
+* evaluation: N text-shape pairs embedded once and ranked in chunks (``eval.retrieval.cross_modal_metrics``)
+  against the reference's blockwise procedure (the model re-run on both sides of every 50 x 50 block), measured at
+  N = 500 and extrapolated by its N^2 law;
+* hyperbolic overhead: the step of the Lorentz model against its Euclidean twin, and the hyperbolic operations timed
+  on their own;
+* a torch.profiler summary of one paper-scale step;
+* CPU preset only: the training loop's data wait with 0 and 2 DataLoader workers on the demo data, and the number of
+  text-tower calls per phase (the frozen tower runs only to fill the feature cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _naive_attention import NaiveContextEncoder  # noqa: E402
+
+from hyperalign import __version__  # noqa: E402
+from hyperalign.eval.retrieval import cross_modal_metrics, first_relevant_ranks, rank_metrics  # noqa: E402
+from hyperalign.losses.objective import DualGeometricLoss, LossConfig  # noqa: E402
+from hyperalign.model.aggregate import ContributionAwarePool  # noqa: E402
+from hyperalign.model.context import ContextEncoder  # noqa: E402
+from hyperalign.model.embed import EuclideanSpace, LorentzSpace  # noqa: E402
+from hyperalign.train.config import load_config  # noqa: E402
+from hyperalign.train.loop import param_groups, weighted_total  # noqa: E402
+
+MINILM_DIM = 384  # hidden size of the packaged all-MiniLM-L6-v2, the CPU preset's text tower
+REFERENCE = {  # measured with the reference implementation on this kind of machine (issue 6)
+    "step_s_batch64": 56.0, "peak_gb_batch64": 10.1, "eval_s_n500": 774.0, "eval_s_n5000_extrapolated": 21 * 3600.0,
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Shapes of one benchmark scale; captions have ``caption_lengths`` real tokens (uniform), padded to ``text_tokens``."""
+
+    name: str
+    text_dim: int
+    point_dim: int
+    dim: int
+    heads: int
+    layers: int
+    ff_mult: int
+    dropout: float
+    text_tokens: int
+    caption_lengths: tuple[int, int]
+    point_tokens: int
+    batch: int
+    big_batch: int | None = None
+
+
+PAPER = Scale("paper", 512, 512, 512, 64, 6, 4, 0.1, 77, (10, 30), 100, 64, big_batch=256)
+
+
+def cpu_preset() -> Scale:
+    """The ``h2arn-cpu`` preset's context encoders and token shapes."""
+    cfg = load_config("h2arn-cpu")
+    m = cfg.model
+    return Scale(
+        "cpu-preset", MINILM_DIM, m.points.dim, m.dim, m.context.heads, m.context.layers, m.context.ff_mult,
+        m.context.dropout, m.text.max_tokens, (10, min(30, m.text.max_tokens)), m.points.num_tokens, cfg.optim.batch_size,
+    )
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model + input configuration. ``naive``: the reference's attention (dropout on the scores, every padded
+    position run); otherwise hyperalign's ``ContextEncoder``. ``trim``: cut the batch to its longest caption."""
+
+    label: str
+    naive: bool = False
+    space: str = "lorentz"
+    attention_dropout: float = 0.0
+    trim: bool = True
+    checkpoint: bool = False
+
+
+NAIVE = Variant("naive (reference attention, L_t = 77)", naive=True, trim=False)
+FUSED = Variant("hyperalign (fused, trimmed)")
+EUCLIDEAN = Variant("hyperalign Euclidean twin", space="euclidean")
+FUSED_UNTRIMMED = Variant("hyperalign, not trimmed (L_t = 77)", trim=False)
+FUSED_ATTN_DROPOUT = Variant("hyperalign, attention dropout 0.1 (unfused SDPA)", attention_dropout=0.1)
+CHECKPOINTED = Variant("hyperalign + activation checkpointing", checkpoint=True)
+
+
+class CachedPipeline(nn.Module):
+    """H2ARN after its frozen towers, as ``H2ARN.embed_text_tokens``: context encoder, pooling, embedding space; and
+    the dual loss (ordering term only in the Lorentz space)."""
+
+    def __init__(self, scale: Scale, variant: Variant) -> None:
+        super().__init__()
+
+        def encoder(in_dim: int, name: str) -> nn.Module:
+            s = scale
+            if variant.naive:
+                return NaiveContextEncoder(in_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout)
+            return ContextEncoder(in_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout, name,
+                                  attention_dropout=variant.attention_dropout, checkpoint=variant.checkpoint)
+
+        hyperbolic = variant.space == "lorentz"
+        self.text_context = encoder(scale.text_dim, "text")
+        self.point_context = encoder(scale.point_dim, "points")
+        self.space = LorentzSpace(scale.dim) if hyperbolic else EuclideanSpace(scale.dim)
+        self.text_pool = ContributionAwarePool(variant.space)
+        self.point_pool = ContributionAwarePool(variant.space)
+        self.loss = DualGeometricLoss(LossConfig(ordering_weight=0.2 if hyperbolic else 0.0), hyperbolic)
+
+    def embed(self, modality: str, tokens: Tensor, mask: Tensor) -> Tensor:
+        context, pool = (self.text_context, self.text_pool) if modality == "text" else (self.point_context, self.point_pool)
+        z, _ = pool(context(tokens, mask), mask, self.space, modality)
+        return self.space(z, modality)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@dataclass
+class Batch:
+    text: Tensor
+    text_mask: Tensor
+    points: Tensor
+    point_mask: Tensor
+    positives: Tensor
+
+    def text_inputs(self, trim: bool) -> tuple[Tensor, Tensor]:
+        """Text tokens and mask, cut to the longest caption when ``trim`` (as ``CaptionFeatures.batch``)."""
+        if not trim:
+            return self.text, self.text_mask
+        length = int(self.text_mask.sum(dim=1).max())
+        return self.text[:, :length], self.text_mask[:, :length]
+
+
+def random_tokens(n: int, length: int, dim: int, lengths: tuple[int, int] | None, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``n`` random token sequences (zeros where padded) and their masks; ``lengths`` None = every token real."""
+    tokens = torch.randn(n, length, dim, generator=g)
+    if lengths is None:
+        return tokens, torch.ones(n, length, dtype=torch.bool)
+    real = torch.randint(lengths[0], lengths[1] + 1, (n,), generator=g)
+    mask = torch.arange(length)[None] < real[:, None]
+    return tokens.masked_fill_(~mask[..., None], 0.0), mask
+
+
+def make_batch(scale: Scale, batch: int, seed: int) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    text, text_mask = random_tokens(batch, scale.text_tokens, scale.text_dim, scale.caption_lengths, g)
+    points, point_mask = random_tokens(batch, scale.point_tokens, scale.point_dim, None, g)
+    return Batch(text, text_mask, points, point_mask, torch.eye(batch, dtype=torch.bool))
+
+
+class Trainer:
+    """One model, its AdamW (the loop's parameter groups, the paper's betas) and the training step of ``train.loop``."""
+
+    def __init__(self, scale: Scale, variant: Variant, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.variant = variant
+        self.model = CachedPipeline(scale, variant).train()
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, 0.05), lr=1e-4, betas=(0.91, 0.9993))
+        self.weights = self.model.loss.cfg.weights()
+
+    def step(self, batch: Batch) -> float:
+        """Forward, loss, backward, clipping and AdamW on one batch; returns its wall time in seconds."""
+        t0 = time.perf_counter()
+        text = self.model.embed("text", *batch.text_inputs(self.variant.trim))
+        points = self.model.embed("points", batch.points, batch.point_mask)
+        total = weighted_total(self.model.loss(text, points, batch.positives, self.model.space), self.weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return time.perf_counter() - t0
+
+
+def summarise(times: list[float]) -> dict[str, Any]:
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (times[0],) * 3
+    return {"median_s": statistics.median(times), "iqr_s": [q1, q3], "min_s": min(times), "max_s": max(times),
+            "steps": len(times), "all_s": times}
+
+
+def time_steps(scale: Scale, variants: list[Variant], steps: int, warmup: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """Round-robin steps of every variant (same batch per round); ``warmup`` rounds are dropped."""
+    trainers = [Trainer(scale, v) for v in variants]
+    times: list[list[float]] = [[] for _ in variants]
+    for r in range(warmup + steps):
+        batch = make_batch(scale, scale.batch, seed=r)
+        for t, out in zip(trainers, times):
+            out.append(t.step(batch))
+        say(f"  round {r + 1}/{warmup + steps}: " + "  ".join(f"{x[-1]:.2f}s" for x in times))
+    result = {}
+    for v, t, out in zip(variants, trainers, times):
+        result[v.label] = {"variant": asdict(v), "parameters": parameter_count(t.model), **summarise(out[warmup:])}
+    base = times[0][warmup:]
+    for v, out in zip(variants[1:], times[1:]):
+        paired = [a / b for a, b in zip(out[warmup:], base)]
+        result[v.label]["ratio_to_first"] = {"of_medians": statistics.median(out[warmup:]) / statistics.median(base),
+                                             "median_paired": statistics.median(paired)}
+    return result
+
+
+def _maxrss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux reports KiB
+
+
+def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run in a fresh process: build one variant, run ``steps`` steps, report peak RSS."""
+    scale = PAPER if spec["scale"] == "paper" else cpu_preset()
+    base = _maxrss_gb()
+    trainer = Trainer(scale, Variant(**spec["variant"]))
+    built = _maxrss_gb()
+    times = [trainer.step(make_batch(scale, spec["batch"], seed=i)) for i in range(spec["steps"])]
+    return {"peak_rss_gb": _maxrss_gb(), "rss_after_import_gb": base, "rss_after_build_gb": built, "step_s": times}
+
+
+def measure_memory(scale: Scale, variant: Variant, batch: int, steps: int) -> dict[str, Any]:
+    spec = {"scale": scale.name, "variant": asdict(variant), "batch": batch, "steps": steps}
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"variant": variant.label, "batch": batch, "error": proc.stderr.strip().splitlines()[-1:]}
+    return {"variant": variant.label, "batch": batch, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+class TokenFeatures:
+    """A ``TokenSource`` over fixed token features: ``batch(ids)`` trims to the longest sequence when ``trim``."""
+
+    def __init__(self, tokens: Tensor, mask: Tensor, trim: bool) -> None:
+        self.tokens, self.mask, self.trim = tokens, mask, trim
+
+    def batch(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        mask = self.mask[ids]
+        length = int(mask.sum(dim=1).max()) if self.trim else mask.shape[1]
+        return self.tokens[ids, :length], mask[:, :length]
+
+
+@torch.no_grad()
+def embed_all(model: CachedPipeline, modality: str, source: TokenFeatures, n: int, batch_size: int) -> Tensor:
+    return torch.cat([model.embed(modality, *source.batch(torch.arange(s, min(n, s + batch_size))))
+                      for s in range(0, n, batch_size)])
+
+
+def eval_data(scale: Scale, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    g = torch.Generator().manual_seed(1234)
+    text, text_mask = random_tokens(n, scale.text_tokens, scale.text_dim, scale.caption_lengths, g)
+    points, point_mask = random_tokens(n, scale.point_tokens, scale.point_dim, None, g)
+    return text, text_mask, points, point_mask
+
+
+def hyperalign_eval(model: CachedPipeline, data: tuple[Tensor, ...], n: int, batch_size: int = 128) -> dict[str, Any]:
+    """``evaluate_view``'s procedure: embed N texts and N shapes once, in batches, then rank in chunks."""
+    text, text_mask, points, point_mask = (x[:n] for x in data)
+    t0 = time.perf_counter()
+    emb_text = embed_all(model, "text", TokenFeatures(text, text_mask, trim=True), n, batch_size)
+    t1 = time.perf_counter()
+    emb_shapes = embed_all(model, "points", TokenFeatures(points, point_mask, trim=True), n, batch_size)
+    t2 = time.perf_counter()
+    metrics = cross_modal_metrics(emb_text, emb_shapes, torch.eye(n, dtype=torch.bool), model.space.pairwise_distance)
+    t3 = time.perf_counter()
+    return {"n": n, "total_s": t3 - t0, "embed_text_s": t1 - t0, "embed_shapes_s": t2 - t1, "rank_s": t3 - t2,
+            "rsum": metrics["rsum"], "metrics": metrics}
+
+
+@torch.no_grad()
+def blockwise_reference(model: CachedPipeline, data: tuple[Tensor, ...], n: int, block: int = 50,
+                        max_blocks: int | None = None) -> dict[str, Any]:
+    """The reference's evaluation: for every (text block, shape block) of ``block`` items, run the model on both
+    blocks (captions at their fixed L_t, as the reference's cached features) and fill that block of the distance
+    matrix; then rank both directions. ``max_blocks`` times only the first blocks (row-major) and extrapolates."""
+    text, text_mask, points, point_mask = (x[:n] for x in data)
+    texts, shapes = TokenFeatures(text, text_mask, trim=False), TokenFeatures(points, point_mask, trim=False)
+    starts = [(i, j) for i in range(0, n, block) for j in range(0, n, block)]
+    run = starts[:max_blocks] if max_blocks else starts
+    dist = torch.full((n, n), float("nan"))
+    t0 = time.perf_counter()
+    for i, j in run:
+        rows, cols = torch.arange(i, min(n, i + block)), torch.arange(j, min(n, j + block))
+        t = model.embed("text", *texts.batch(rows))
+        s = model.embed("points", *shapes.batch(cols))
+        dist[i : i + block, j : j + block] = model.space.pairwise_distance(t, s)
+    out: dict[str, Any] = {"n": n, "block": block, "blocks": len(starts), "blocks_timed": len(run)}
+    if len(run) == len(starts):
+        relevant = torch.eye(n, dtype=torch.bool)
+        metrics = {**rank_metrics(first_relevant_ranks(dist, relevant), prefix="t2s_"),
+                   **rank_metrics(first_relevant_ranks(dist.T, relevant), prefix="s2t_")}
+        out["rsum"] = 100.0 * sum(metrics[f"{d}_R@{k}"] for d in ("t2s", "s2t") for k in (1, 5, 10))
+    out["total_s"] = (time.perf_counter() - t0) * len(starts) / len(run)
+    return out
+
+
+def timed_backward(fn: Callable[[], Tensor], repeats: int) -> float:
+    """Median seconds of ``fn()`` (a scalar) forward + backward."""
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        fn().backward()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
+
+
+def hyperbolic_ops(scale: Scale, repeats: int = 20) -> dict[str, float]:
+    """Forward + backward time of the parts that differ between the Lorentz model and its Euclidean twin, on
+    contextual tokens of the step's shapes: aggregation (both modalities), the embedding map, the loss."""
+    g = torch.Generator().manual_seed(0)
+    batch = make_batch(scale, scale.batch, seed=0)
+    text_mask = batch.text_inputs(trim=True)[1]
+    h_text = torch.randn(*text_mask.shape, scale.dim, generator=g).requires_grad_()
+    h_points = torch.randn(scale.batch, scale.point_tokens, scale.dim, generator=g).requires_grad_()
+    out = {}
+    for kind in ("lorentz", "euclidean"):
+        model = CachedPipeline(replace(scale, layers=0), Variant(kind, space=kind))
+        pool_t, pool_p, space = model.text_pool, model.point_pool, model.space
+
+        def pooled() -> tuple[Tensor, Tensor]:
+            return pool_t(h_text, text_mask, space, "text")[0], pool_p(h_points, batch.point_mask, space, "points")[0]
+
+        def embedded() -> tuple[Tensor, Tensor]:
+            zt, zp = pooled()
+            return space(zt, "text"), space(zp, "points")
+
+        def full() -> Tensor:
+            x, y = embedded()
+            return weighted_total(model.loss(x, y, batch.positives, space), model.loss.cfg.weights())
+
+        out[f"{kind}_aggregation_s"] = timed_backward(lambda: sum(z.sum() for z in pooled()), repeats)
+        out[f"{kind}_aggregation_embedding_s"] = timed_backward(lambda: sum(z.sum() for z in embedded()), repeats)
+        out[f"{kind}_all_s"] = timed_backward(full, repeats)
+    return out
+
+
+def profile_step(scale: Scale, rows: int = 10) -> list[dict[str, Any]]:
+    """torch.profiler of one hyperalign step (after one warm-up step): the top ops by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    trainer = Trainer(scale, FUSED)
+    trainer.step(make_batch(scale, scale.batch, seed=0))
+    batch = make_batch(scale, scale.batch, seed=1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        wall = trainer.step(batch)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / total,
+             "calls": e.count, "step_wall_s": wall} for e in events[:rows]]
+
+
+def data_wait(workdir: Path, workers: tuple[int, ...], epochs: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """Train the CPU preset on the demo data with each worker count; the loop's ``data_wait_s`` per epoch and the
+    text-tower calls per phase (setup = filling the feature cache, epoch k = its training steps, other = validation)."""
+    from hyperalign.data.demo import make_demo
+    from hyperalign.encoders.text import TextTower
+    from hyperalign.train import loop
+
+    index = make_demo(workdir / "demo")
+    phase = {"now": "setup"}
+    calls: dict[str, int] = {}
+    tower_forward, train_epoch = TextTower.forward, loop._train_epoch
+
+    def counted_forward(self, texts):  # type: ignore[no-untyped-def]
+        calls[phase["now"]] = calls.get(phase["now"], 0) + 1
+        return tower_forward(self, texts)
+
+    def tagged_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress):  # type: ignore[no-untyped-def]
+        phase["now"] = f"epoch {epoch}"
+        try:
+            return train_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress)
+        finally:
+            phase["now"] = "other"
+
+    TextTower.forward, loop._train_epoch = counted_forward, tagged_epoch
+    runs = []
+    try:
+        for nw in workers:
+            calls.clear()
+            phase["now"] = "setup"
+            cfg = load_config("h2arn-cpu", [f"data.path={index.parent}", f"cache_dir={workdir / 'cache'}",
+                                            f"data.num_workers={nw}", f"optim.epochs={epochs}"])
+            result = loop.train(cfg, workdir / f"run-w{nw}", resume=False, progress=False)
+            epochs_out = [{k: h[k] for k in ("epoch", "steps", "data_wait_s", "epoch_time_s")} for h in result.history]
+            for e in epochs_out:
+                e["wait_share"] = e["data_wait_s"] / e["epoch_time_s"]
+            runs.append({"num_workers": nw, "epochs": epochs_out, "text_tower_calls": dict(calls)})
+            say(f"  num_workers={nw}: wait " + ", ".join(f"{e['data_wait_s']:.2f}s/{e['epoch_time_s']:.1f}s" for e in epochs_out)
+                + f"; tower calls {dict(calls)}")
+    finally:
+        TextTower.forward, loop._train_epoch = tower_forward, train_epoch
+    return {"runs": runs, "note": "first run fills the on-disk feature cache; the second reads it"}
+
+
+def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    out: dict[str, Any] = {"scale": asdict(scale)}
+    say(f"[{scale.name}] step time, {args.steps} steps after {args.warmup} warm-up, interleaved")
+    out["steps"] = time_steps(scale, [NAIVE, FUSED, EUCLIDEAN], args.steps, args.warmup, say)
+    say(f"[{scale.name}] variants isolating each change, {args.variant_steps} steps after 1 warm-up")
+    out["variants"] = time_steps(scale, [FUSED, FUSED_UNTRIMMED, FUSED_ATTN_DROPOUT], args.variant_steps, 1, say)
+    gc.collect()
+    say(f"[{scale.name}] peak memory, one subprocess per configuration")
+    configs = [(NAIVE, scale.batch), (FUSED, scale.batch)]
+    if scale.big_batch:
+        configs += [(FUSED, scale.big_batch), (CHECKPOINTED, scale.big_batch)]
+    out["memory"] = []
+    for variant, batch in configs:
+        out["memory"].append(measure_memory(scale, variant, batch, args.memory_steps))
+        say(f"  {variant.label}, batch {batch}: {out['memory'][-1].get('peak_rss_gb', 'failed')} GB")
+    say(f"[{scale.name}] hyperbolic operations on their own")
+    out["hyperbolic_ops"] = hyperbolic_ops(scale)
+    if scale.name == "paper" and args.profile:
+        say(f"[{scale.name}] profiling one step")
+        out["profile"] = profile_step(scale)
+    torch.manual_seed(0)
+    model = CachedPipeline(scale, FUSED).eval()
+    data = eval_data(scale, max(args.eval_n))
+    out["eval"] = []
+    for n in sorted(args.eval_n):
+        out["eval"].append(hyperalign_eval(model, data, n))
+        say(f"[{scale.name}] eval N={n}: {out['eval'][-1]['total_s']:.1f}s")
+    out["blockwise"] = blockwise_reference(model, data, args.blockwise_n, max_blocks=args.blockwise_blocks)
+    say(f"[{scale.name}] blockwise N={args.blockwise_n}: {out['blockwise']['total_s']:.1f}s")
+    out["summary"] = summary(out)
+    return out
+
+
+def summary(res: dict[str, Any]) -> dict[str, Any]:
+    """The issue's headline numbers from one scale's measurements."""
+    steps = res["steps"]
+    naive, fused, euclid = (steps[v.label]["median_s"] for v in (NAIVE, FUSED, EUCLIDEAN))
+    ops = res["hyperbolic_ops"]
+    largest = max(e["n"] for e in res["eval"])
+    ours = next(e for e in res["eval"] if e["n"] == largest)
+    block = res["blockwise"]
+    extrapolated = block["total_s"] * (largest / block["n"]) ** 2
+    memory = {f"{m['variant']} @ {m['batch']}": m.get("peak_rss_gb") for m in res["memory"]}
+    return {
+        "parameters": {label: steps[label]["parameters"] for label in (NAIVE.label, FUSED.label)},
+        "step_ratio_vs_naive": fused / naive,
+        "step_ratio_vs_naive_paired": steps[FUSED.label]["ratio_to_first"]["median_paired"],
+        "peak_rss_gb": memory,
+        "eval_n": largest,
+        "eval_s": ours["total_s"],
+        "blockwise_s_extrapolated": extrapolated,
+        "blockwise_note": f"measured at N = {block['n']} ({block['blocks_timed']} of {block['blocks']} blocks timed), "
+                          f"times (N / {block['n']})^2",
+        "eval_speedup": extrapolated / ours["total_s"],
+        "hyperbolic_overhead_step": fused / euclid - 1.0,
+        "hyperbolic_overhead_ops": (ops["lorentz_all_s"] - ops["euclidean_all_s"]) / euclid,
+        "hyperbolic_ops_share": ops["lorentz_all_s"] / euclid,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        "# Speed benchmark (issue 6)",
+        "",
+        f"{m['cpu_count']} CPU cores, torch {m['torch']}, {m['torch_threads']} threads, {m['platform']}; "
+        f"load average {m['load_start']} at start, {m['load_end']} at end (the machine is shared; ratios are "
+        "measured side by side, absolute times are noisy).",
+        "",
+    ]
+    for name, res in result["scales"].items():
+        s = res["summary"]
+        steps = res["steps"]
+        lines += [f"## {name}", "", "| measure | value | target |", "| --- | --- | --- |"]
+        lines.append("| parameters (naive / hyperalign) | " + " / ".join(f"{v / 1e6:.2f}M" for v in s["parameters"].values()) + " | ~37.8M at paper scale |")
+        for label, st in {**steps, **res["variants"]}.items():
+            lines.append(f"| step, {label}, batch {res['scale']['batch']} | median {st['median_s']:.2f} s "
+                         f"(IQR {st['iqr_s'][0]:.2f}-{st['iqr_s'][1]:.2f}, {st['steps']} steps) | |")
+        lines.append(f"| step ratio hyperalign / naive | {s['step_ratio_vs_naive']:.3f} (paired {s['step_ratio_vs_naive_paired']:.3f}) | <= 0.5 |")
+        for key, gb in s["peak_rss_gb"].items():
+            lines.append(f"| peak RSS, {key} | {gb if gb is None else f'{gb:.2f} GB'} | {'<= 12 GB' if key.endswith('256') else ''} |")
+        lines.append(f"| eval N = {s['eval_n']} (both directions, all metrics) | {s['eval_s']:.1f} s | <= 600 s |")
+        for e in res["eval"]:
+            lines.append(f"| eval N = {e['n']}: embed text / shapes / rank | {e['embed_text_s']:.1f} / {e['embed_shapes_s']:.1f} / {e['rank_s']:.2f} s | |")
+        lines.append(f"| blockwise reference, extrapolated to N = {s['eval_n']} | {s['blockwise_s_extrapolated']:.0f} s ({s['blockwise_note']}) | |")
+        lines.append(f"| eval speed-up vs blockwise | {s['eval_speedup']:.0f}x | >= 100x |")
+        lines.append(f"| hyperbolic overhead, full step vs Euclidean twin | {100 * s['hyperbolic_overhead_step']:+.1f} % | <= 5 % |")
+        lines.append(f"| hyperbolic overhead, ops timed alone (Lorentz - Euclidean) / Euclidean step | {100 * s['hyperbolic_overhead_ops']:+.2f} % | <= 5 % |")
+        lines.append(f"| all Lorentz ops (aggregation, exp map, dual loss) / Euclidean step | {100 * s['hyperbolic_ops_share']:.2f} % | |")
+        if "profile" in res:
+            lines += ["", "Profile of one step (top ops by self CPU time):", "", "| op | self s | share | calls |", "| --- | --- | --- | --- |"]
+            lines += [f"| {p['op']} | {p['self_s']:.2f} | {100 * p['share']:.1f} % | {p['calls']} |" for p in res["profile"]]
+        lines.append("")
+    if "data_wait" in result:
+        lines += ["## Data loading and feature caching (CPU preset, demo data)", "",
+                  "| workers | epoch | steps | data wait | epoch time | wait share | text-tower calls (run) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for run in result["data_wait"]["runs"]:
+            for e in run["epochs"]:
+                lines.append(f"| {run['num_workers']} | {e['epoch']} | {e['steps']} | {e['data_wait_s']:.2f} s | "
+                             f"{e['epoch_time_s']:.1f} s | {100 * e['wait_share']:.1f} % | {run['text_tower_calls']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--scales", nargs="+", default=["paper", "cpu-preset"], choices=["paper", "cpu-preset"])
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per variant after warm-up")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--variant-steps", type=int, default=3, help="timed steps of the secondary variants")
+    parser.add_argument("--memory-steps", type=int, default=2, help="steps per memory subprocess (2: AdamW state is live)")
+    parser.add_argument("--eval-n", type=int, nargs="+", default=[500, 5000])
+    parser.add_argument("--blockwise-n", type=int, default=500)
+    parser.add_argument("--blockwise-blocks", type=int, default=None, help="time only the first blocks and extrapolate")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--no-data-wait", dest="data_wait", action="store_false")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(memory_child(json.loads(args.child))))
+        return
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"benchmark": "speed", "hyperalign": __version__, "reference": REFERENCE, "machine": {
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "platform": platform.platform(), "python": platform.python_version(), "load_start": os.getloadavg()}}
+    result["scales"] = {}
+    for name in args.scales:
+        result["scales"][name] = run_scale(PAPER if name == "paper" else cpu_preset(), args, say)
+    if args.data_wait:
+        say("[cpu-preset] data wait and text-tower calls on the demo data")
+        with tempfile.TemporaryDirectory() as tmp:
+            result["data_wait"] = data_wait(Path(tmp), (0, 2), epochs=2, say=say)
+    result["machine"]["load_end"] = os.getloadavg()
+    result["wall_s"] = time.perf_counter() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps(result, indent=2))
+    (args.out / "speed.md").write_text(markdown(result))
+    say(f"wrote {args.out / 'speed.json'} and {args.out / 'speed.md'} ({result['wall_s'] / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
