@@ -3,7 +3,7 @@ one dataset, test metrics (retrieval + hierarchy) as mean +- std.
 
     python benchmarks/methods.py --out benchmarks/results [--seeds 0 1 2] [--epochs N] [--data DIR]
 
-Without ``--data`` the built-in demo data (default settings) is generated under ``OUT/methods-data``; ``--data``
+Without ``--data`` the built-in demo data (default settings) is generated under ``OUT/runs/data``; ``--data``
 takes any dataset in the generic layout with a caption tree (e.g. the real benchmark data). Each run trains its
 preset from config alone (``hyperalign.train``), selects its checkpoint on the validation split and is evaluated once
 on the test split with ``hierarchy=True``. Writes ``OUT/methods.json`` (every run, the aggregate, the machine),
@@ -96,7 +96,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     data_dir = args.data
     if data_dir is None:
-        data_dir = args.out / "methods-data"
+        data_dir = args.out / "runs" / "data"  # runs/ is git-ignored: data and checkpoints stay out of the repo
         if not (data_dir / "index.json").is_file():
             make_demo(data_dir)
     runs = []

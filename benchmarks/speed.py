@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import platform
@@ -389,10 +390,10 @@ def data_wait(workdir: Path, workers: tuple[int, ...], epochs: int, say: Callabl
         calls[phase["now"]] = calls.get(phase["now"], 0) + 1
         return tower_forward(self, texts)
 
-    def tagged_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress):  # type: ignore[no-untyped-def]
-        phase["now"] = f"epoch {epoch}"
+    def tagged_epoch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        phase["now"] = f"epoch {inspect.signature(train_epoch).bind(*args, **kwargs).arguments['epoch']}"
         try:
-            return train_epoch(run, pairs, feats, optimizer, scheduler, cfg, epoch, progress)
+            return train_epoch(*args, **kwargs)
         finally:
             phase["now"] = "other"
 
@@ -523,7 +524,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--scales", nargs="+", default=["paper", "cpu-preset"], choices=["paper", "cpu-preset"])
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant after warm-up")
     parser.add_argument("--warmup", type=int, default=1)

@@ -312,6 +312,7 @@ def _print_hits(hits: list[Any], title: str, as_json: bool) -> None:
     typer.echo(title)
     if not hits:
         typer.echo("  (no results)")
+        return
     width = max([len(h.id) for h in hits] + [2])
     typer.echo(f"  {'#':>3}  {'id':<{width}}  {'distance':>8}  {'d(o,x)':>6}  text")
     for h in hits:
@@ -364,3 +365,26 @@ def serve(
         Index.build(checkpoint, data, log=_say).save(index)
     loaded = Index.load(index)
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
+
+
+bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("speed", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly_errors
+def bench_speed(ctx: typer.Context) -> None:
+    """Step time, memory and evaluation speed at paper scale and at the CPU preset (benchmarks/speed.py).
+
+    Writes benchmarks/results/speed.json and speed.md. Extra options go to the script: --out, --scales, --steps,
+    --eval-n, --blockwise-blocks, ... (python benchmarks/speed.py --help).
+    """
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script}: the speed benchmark needs a source checkout of hyperalign")
+    spec = importlib.util.spec_from_file_location("hyperalign_speed_benchmark", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(list(ctx.args))

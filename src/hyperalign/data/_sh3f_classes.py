@@ -3,14 +3,17 @@
 The WordNet ancestors a few levels up are often abstract ("an instrumentality", "a whole"), so each class is
 anchored at curated senses and a sense takes the class of its nearest anchor. A name is looked up as a whole phrase,
 then by its head (trailing words: "office armchair" -> "armchair"; text after "with", "and", a comma or a number is
-dropped). Among the senses found, the first one with a class wins, then the first physical one; abstract senses
-never resolve a name. Categories that name a kind of thing (Vehicles, Lights, ...) only accept senses of their
-classes; a name that resolves to nothing takes its category's class, or ``object``.
+dropped), then by the item's tags. Senses rank by tier, then by WordNet's frequency order: a sense with a class
+(other than person or animal), a physical sense, an animal; abstract senses and, outside the Characters category,
+people never resolve a name. Categories that name a kind of thing (Vehicles, Lights, ...) only accept senses of
+their classes. A short curated table fixes the phrases these rules get wrong for this catalogue. A name that
+resolves to nothing takes its category's class, or ``object``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hyperalign.data.wordnet import Synset, WordNet, WordNetError
@@ -104,7 +107,8 @@ SENSE_OVERRIDES: dict[str, str | None] = {
 # Tags that name the library or its maker rather than the item.
 IGNORED_TAGS = frozenset({"blend swap", "scpts", "kator legaz", "reallusion", "scopia"})
 _LEXFILE_ANIMAL, _LEXFILE_PERSON = 5, 18  # WordNet lexicographer files noun.animal and noun.person
-_SEPARATORS = re.compile(r"\s+-\s+|[,(/]|\s+(?:with|and|on|for|in|under|from)\s+")
+# Where the first clause of a name ends: " - ", a comma, a bracket, a preposition or conjunction, a number.
+CLAUSE_END = re.compile(r"\s+-\s+|[,(/]|\s+(?:with|and|on|for|in|under|from)\s+|\s+\d")
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ class ClassResolver:
         self,
         wordnet: WordNet,
         classes: tuple[CoarseClass, ...] = COARSE_CLASSES,
-        overrides: dict[str, str | None] = SENSE_OVERRIDES,
+        overrides: Mapping[str, str | None] = SENSE_OVERRIDES,
     ) -> None:
         self.wordnet = wordnet
         self.classes = {c.id: c for c in classes}
@@ -238,9 +242,7 @@ def query_phrases(name: str, *, exhaustive: bool = False) -> list[str]:
     sense, so a wrong head such as "panes" is skipped for "french window").
     """
     phrases = [_words(name)]
-    clause = _SEPARATORS.split(name, maxsplit=1)[0].split()
-    numeric = next((i for i, word in enumerate(clause) if word[0].isdigit()), len(clause))
-    clause = clause[:numeric] or clause
+    clause = CLAUSE_END.split(name, maxsplit=1)[0].split()
     while clause:
         phrases += [_words(" ".join(clause[i:])) for i in range(len(clause))]
         if exhaustive:

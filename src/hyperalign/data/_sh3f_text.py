@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from hyperalign.data._sh3f_classes import IGNORED_TAGS, CoarseClass
+from hyperalign.data._sh3f_classes import CLAUSE_END, IGNORED_TAGS, CoarseClass
 
 # Categories that are rooms: (phrase after a name, adjective before it).
 ROOMS = {
@@ -25,11 +25,11 @@ ROOMS = {
 MAX_TAGS = 4
 # Names read as uncountable: no article.
 MASS_NOUNS = frozenset({"butter", "milk", "sugar", "bread", "soap"})
-_A_BEFORE = ("eu", "uni", "use", "usu", "uri", "ura", "ure", "uti", "ute", "one", "once")  # vowel letter, consonant sound
-_AN_BEFORE = ("hour", "honest", "honor", "honour", "heir")  # consonant letter, vowel sound
+# A vowel letter with a consonant sound ("a unit"), and the reverse ("an hour").
+_A_BEFORE = ("eu", "uni", "use", "usu", "uri", "ura", "ure", "uti", "ute", "one", "once")
+_AN_BEFORE = ("hour", "honest", "honor", "honour", "heir")
 _VOWEL_LETTER_NAMES = set("AEFHILMNORSX")  # letters whose spoken name starts with a vowel (an "F", an "SUV")
 _FUNCTION_WORDS = frozenset({"a", "an", "or", "of", "piece"})
-_CLAUSE_END = re.compile(r"\s+-\s+|[,(/]|\s+(?:with|and|on|for|in|under|from)\s+|\s+\d")
 
 
 def phrase(name: str) -> str:
@@ -42,7 +42,7 @@ def phrase(name: str) -> str:
 
 def with_article(text: str) -> str:
     """``text`` with "a" or "an" in front, or bare for plurals and mass nouns ("tulips", "butter")."""
-    clause = _CLAUSE_END.split(text, maxsplit=1)[0].strip()
+    clause = CLAUSE_END.split(text, maxsplit=1)[0].strip()
     last = clause.split()[-1].lower() if clause else ""
     if last in MASS_NOUNS or (last.endswith("s") and not last.endswith(("ss", "us", "is", "ics"))):
         return text
@@ -60,11 +60,6 @@ def article(text: str) -> str:
     if lower.startswith(_A_BEFORE):
         return "a"
     return "an" if lower[:1] in "aeiou" else "a"
-
-
-def class_caption(coarse: CoarseClass) -> str:
-    """Caption of a class node."""
-    return coarse.caption
 
 
 def name_caption(name: str) -> str:
@@ -94,7 +89,7 @@ def instance_caption(name: str, category: str, coarse: CoarseClass, tags: Iterab
     parts = [with_article(text)]
     if not set(_words(coarse.noun)) - _FUNCTION_WORDS <= name_words:
         parts.append(coarse.noun)
-    known = name_words | set(_words(f"{category} {coarse.noun}"))
+    known = set(_words(f"{text} {category} {coarse.noun}"))
     for tag in tags:
         words = set(_words(tag))
         if tag.strip().lower() in IGNORED_TAGS or not words or words <= known or len(parts) > MAX_TAGS + 1:

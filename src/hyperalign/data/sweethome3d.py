@@ -102,7 +102,8 @@ def convert_sweethome3d(
         for archive in archives.values():
             archive.close()
     if not converted:
-        raise ValueError(f"{root}: no item could be converted; first failure: {failures[0]['reason'] if failures else '-'}")
+        first = failures[0]["reason"] if failures else "the catalogues list no items"
+        raise ValueError(f"{root}: no item could be converted; first failure: {first}")
     index_by_name, index_by_item = _indexes(converted, n_points, seed)
     write_dataset(out, index_by_name)
     _write_index(out / ITEM_INDEX, index_by_item)
@@ -112,7 +113,7 @@ def convert_sweethome3d(
         "items_converted": len(converted),
         "items_failed": len(failures),
         "failures": failures,
-        "statistics": statistics(index_by_name, index_by_item, converted),
+        "statistics": _statistics(index_by_name, index_by_item, converted),
         "seconds": round(time.perf_counter() - started, 1),
     }
     write_text_atomic(out / REPORT, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -177,7 +178,7 @@ def _indexes(converted: list[_Converted], n_points: int, seed: int) -> tuple[Lay
         class_id = coarse.id
         name_id = f"{class_id}/{slugs[e.name]}"
         room_id = f"{name_id}/{_slug(e.category)}"
-        nodes.setdefault(class_id, Node(id=class_id, level="class", captions=[text.class_caption(coarse)]))
+        nodes.setdefault(class_id, Node(id=class_id, level="class", captions=[coarse.caption]))
         nodes.setdefault(name_id, Node(id=name_id, parent=class_id, level="name", captions=[text.name_caption(e.name)]))
         room = text.room_caption(e.name, e.category)
         nodes.setdefault(room_id, Node(id=room_id, parent=name_id, level="room", captions=[room]))
@@ -289,8 +290,8 @@ def _write_index(path: Path, index: LayoutIndex) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def statistics(
-    by_name: LayoutIndex, by_item: LayoutIndex, converted: Sequence[_Converted] = ()
+def _statistics(
+    by_name: LayoutIndex, by_item: LayoutIndex, converted: Sequence[_Converted]
 ) -> dict[str, Any]:
     """Counts for the report: splits, names seen in training, captions and nodes per level, depth, WordNet matches."""
     captions: dict[str, list[str]] = {level: [] for level in by_name.levels}

@@ -191,7 +191,8 @@ def convert_t3drhit(
         write_point_cloud(out / rel, PointCloud(table[:, :3], rgb))
         meta = {"source": source, "source_split": entry.split, "key": entry.key, "points": len(table),
                 "farthest_point_sampled": reduced}  # fmt: skip
-        items.append(Item(id=f"{entry.split}/{entry.key}", points=rel, split=entry.split, captions=list(entry.captions), meta=meta))
+        item_id = f"{entry.split}/{entry.key}"
+        items.append(Item(id=item_id, points=rel, split=entry.split, captions=list(entry.captions), meta=meta))
     if not items:
         raise T3DRHITError(f"{root}: no {source} object could be converted ({len(skipped)} skipped)")
     _carve_validation(items, val_fraction, seed)

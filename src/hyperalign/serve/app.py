@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from hyperalign.data.io import PointCloudError, read_point_cloud
 from hyperalign.index import Hit, Index
@@ -222,10 +223,10 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             path = Path(tmp) / f"upload{suffix}"
             path.write_bytes(data)
             try:
-                cloud = read_point_cloud(path).as_array(index.retriever.channels)
+                cloud = await run_in_threadpool(lambda: read_point_cloud(path).as_array(index.retriever.channels))
             except PointCloudError as e:
                 raise HTTPException(422, str(e).replace(str(path), f"file {name!r}")) from None
-        hits = index.search_shape(cloud, k, target)
+        hits = await run_in_threadpool(index.search_shape, cloud, k, target)
         return SearchOut(query=name, target=target, results=_hits_out(hits), took_ms=_ms(start))
 
     @app.get("/items/{item_id}", response_model=ItemOut)

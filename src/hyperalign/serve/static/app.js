@@ -4,7 +4,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from '/static/vendor/three/OrbitControls.js';
 
-const BACKGROUND = 0xeef1f4;
+const BACKGROUND = 0x1e2530;
 const THUMB_SIZE = 200;
 const $ = (id) => document.getElementById(id);
 const items = new Map(); // id -> promise of the /items payload
@@ -52,8 +52,10 @@ function cloudObject(item) {
   geometry.computeBoundingSphere();
   const { center, radius } = geometry.boundingSphere;
   const scale = radius > 0 ? 1 / radius : 1;
+  // Sparse clouds get bigger points: about one point diameter per mean spacing on the unit sphere.
+  const size = Math.min(0.09, Math.max(0.02, 1.0 / Math.sqrt(item.n_points)));
   const material = new THREE.PointsMaterial({
-    size: 0.045, vertexColors: Boolean(item.colors), color: item.colors ? 0xffffff : 0x2f5d8a,
+    size, vertexColors: Boolean(item.colors), color: item.colors ? 0xffffff : 0x8fb8e0,
   });
   const points = new THREE.Points(geometry, material);
   points.scale.setScalar(scale);
