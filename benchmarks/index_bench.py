@@ -104,8 +104,9 @@ def brute_force_check(points: np.ndarray, queries: np.ndarray, c: float, truth: 
     q = torch.from_numpy(queries[:n_check].astype(np.float64))
     best_d = np.full((len(q), 0), np.inf)
     best_i = np.zeros((len(q), 0), dtype=np.int64)
-    for s in range(0, len(points), 200_000):
-        y = torch.from_numpy(points[s : s + 200_000].astype(np.float64))
+    step = max(1, (1 << 23) // (len(q) * points.shape[1]))  # (queries, step, dim) float64 blocks of 64 MiB
+    for s in range(0, len(points), step):
+        y = torch.from_numpy(points[s : s + step].astype(np.float64))
         d = lorentz.dist(q[:, None], y[None], c).numpy()
         cand_d = np.concatenate([best_d, d], axis=1)
         cand_i = np.concatenate([best_i, np.broadcast_to(np.arange(s, s + len(y)), d.shape)], axis=1)

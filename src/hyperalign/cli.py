@@ -380,11 +380,13 @@ def bench_speed(ctx: typer.Context) -> None:
     --eval-n, --blockwise-blocks, ... (python benchmarks/speed.py --help).
     """
     import importlib.util
+    import sys
 
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
     if not script.is_file():
         raise FileNotFoundError(f"{script}: the speed benchmark needs a source checkout of hyperalign")
     spec = importlib.util.spec_from_file_location("hyperalign_speed_benchmark", script)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     module.main(list(ctx.args))

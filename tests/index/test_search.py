@@ -59,9 +59,16 @@ def test_hierarchy_hits_are_inside_the_cones(tiny_index):
     for hit in tiny_index.more_general(item_id, k=5):
         y = _vector(tiny_index, hit)
         assert float(lorentz.exterior_angle(y, x, c)) <= float(lorentz.half_aperture(y, c, K))
+        assert hit.cone_violation == 0 and float(lorentz.dist0(y, c)) < float(lorentz.dist0(x, c))
     for hit in tiny_index.more_specific(item_id, k=5):
         y = _vector(tiny_index, hit)
         assert float(lorentz.exterior_angle(x, y, c)) <= float(lorentz.half_aperture(x, c, K))
+    loose = tiny_index.more_general(item_id, k=5, strict=False)
+    assert len(loose) == 5 and [h.cone_violation for h in loose] == sorted(h.cone_violation for h in loose)
+    for hit in loose:
+        y = _vector(tiny_index, hit)
+        gap = float(lorentz.exterior_angle(y, x, c) - lorentz.half_aperture(y, c, K))
+        assert hit.cone_violation == pytest.approx(max(gap, 0.0), abs=1e-5)
 
 
 def _vector(index, hit):

@@ -59,9 +59,10 @@ def test_items_are_bounded_and_validated(client, tiny_index):
 def test_hierarchy_endpoint(client, tiny_index):
     item_id = tiny_index.items[0].id
     body = client.get(f"/hierarchy/{item_id}", params={"k": 3}).json()
-    assert body["more_general"] == [
-        {**h.__dict__} for h in tiny_index.more_general(item_id, 3)
-    ] and len(body["more_specific"]) <= 3
+    assert body["more_general"] == [h.__dict__ for h in tiny_index.more_general(item_id, 3, strict=False)]
+    assert len(body["more_general"]) == 3 and len(body["more_specific"]) <= 3
+    strict = client.get(f"/hierarchy/{item_id}", params={"k": 3, "strict": "true"}).json()
+    assert all(h["cone_violation"] == 0 for h in strict["more_general"] + strict["more_specific"])
     assert client.get(f"/hierarchy/{item_id}", params={"k": 500}).status_code == 422
     assert client.get("/hierarchy/unknown").status_code == 404
 

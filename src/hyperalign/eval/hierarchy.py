@@ -240,9 +240,15 @@ def local_top5_pool(entails: Tensor, unrelated: Tensor, caption_dist: Tensor, k:
 PEP_POOLS: dict[str, PoolRule] = {"exclude_top5": exclude_top5_pool, "local_top5": local_top5_pool}
 
 
-def pep_scores(entities: Tensor, x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
-    """``p(x entails y) = 1 - ext(e_x, e_y) / pi`` for entity index pairs; ``entities`` (E, n) Lorentz points."""
-    return 1.0 - lorentz.exterior_angle(entities[x], entities[y], c) / math.pi
+def pep_scores(entities: Tensor, x: Tensor, y: Tensor, c: Tensor | float, chunk_size: int = 65536) -> Tensor:
+    """``p(x entails y) = 1 - ext(e_x, e_y) / pi`` for entity index pairs; ``entities`` (E, n) Lorentz points.
+
+    Pairs are scored ``chunk_size`` at a time, so memory stays bounded for pools of millions of pairs."""
+    scores = [entities.new_zeros(0)]
+    for s in range(0, len(x), chunk_size):
+        ext = lorentz.exterior_angle(entities[x[s : s + chunk_size]], entities[y[s : s + chunk_size]], c)
+        scores.append(1.0 - ext / math.pi)
+    return torch.cat(scores)
 
 
 def pep_metrics(scores: Tensor, labels: Tensor) -> dict[str, float]:
@@ -260,7 +266,10 @@ def pep_metrics(scores: Tensor, labels: Tensor) -> dict[str, float]:
 
 def depth_spearman(points: Tensor, depths: Sequence[int], c: Tensor | float) -> float:
     """Spearman correlation between ``depths`` and the distance from the origin of ``points`` (E, n) (scipy)."""
-    from scipy.stats import spearmanr
+    try:
+        from scipy.stats import spearmanr
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("the depth-norm correlation needs scipy: pip install scipy") from e
 
     radius = lorentz.dist0(points, c).detach().double().cpu().numpy()
     return float(spearmanr(np.asarray(depths), radius).statistic)

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -72,7 +72,7 @@ class ItemRecord:
 class Hit:
     """One ranked result. ``id``: the item id (shapes) or ``caption:<n>`` (captions); ``distance``: exact distance to
     the query (Lorentz, or ``1 - cos``); ``generality``: distance from the origin (Lorentz only; smaller = more
-    general)."""
+    general); ``cone_violation``: for hierarchy results, radians outside the entailment cone (0 = inside)."""
 
     rank: int
     kind: Literal["shape", "caption"]
@@ -81,6 +81,7 @@ class Hit:
     text: str
     level: str | None
     generality: float | None
+    cone_violation: float | None = None
 
 
 def weights_fingerprint(checkpoint: Path) -> str:
@@ -288,15 +289,17 @@ class Index:
             keep = np.sort(np.random.default_rng(seed).choice(len(keep), size=max_points, replace=False))
         return cloud.xyz[keep], None if cloud.rgb is None else cloud.rgb[keep]
 
-    def more_general(self, item_id: str, k: int = 5) -> list[Hit]:
-        """Captions and shapes whose entailment cone contains the item, nearest first (Lorentz indexes only)."""
-        return self._cone(item_id, k, hierarchy.more_general)
+    def more_general(self, item_id: str, k: int = 5, strict: bool = True) -> list[Hit]:
+        """Captions and shapes nearer the origin whose entailment cone contains the item, nearest first; with
+        ``strict=False`` the nearest misses follow, ranked by cone violation (Lorentz indexes only)."""
+        return self._cone(item_id, k, strict, hierarchy.more_general)
 
-    def more_specific(self, item_id: str, k: int = 5) -> list[Hit]:
-        """Captions and shapes inside the item's entailment cone, nearest first (Lorentz indexes only)."""
-        return self._cone(item_id, k, hierarchy.more_specific)
+    def more_specific(self, item_id: str, k: int = 5, strict: bool = True) -> list[Hit]:
+        """Captions and shapes farther from the origin inside the item's entailment cone, nearest first; ``strict``
+        as in :meth:`more_general`."""
+        return self._cone(item_id, k, strict, hierarchy.more_specific)
 
-    def _cone(self, item_id: str, k: int, fn: Callable[..., tuple[np.ndarray, np.ndarray]]) -> list[Hit]:
+    def _cone(self, item_id: str, k: int, strict: bool, fn: Callable[..., hierarchy.ConeHits]) -> list[Hit]:
         row = self._row.get(item_id)
         if row is None:
             raise KeyError(f"no item {item_id!r} in this index")
@@ -304,10 +307,17 @@ class Index:
         K = self.info["aperture_K"]
         found = []
         for index, exclude in ((self.captions, None), (self.shapes, [row])):
-            dist, ids = fn(index, query, k, K, exclude=exclude)
-            found += [(float(d), index, int(i)) for d, i in zip(dist[0], ids[0]) if i >= 0]
-        found.sort(key=lambda hit: hit[0])
-        return [self._hit(rank, index, i, d) for rank, (d, index, i) in enumerate(found[:k], 1)]
+            hits = fn(index, query, k, K, exclude=exclude, strict=strict)
+            found += [
+                (float(v), float(d), index, int(i))
+                for v, d, i in zip(hits.violations[0], hits.distances[0], hits.ids[0])
+                if i >= 0
+            ]
+        found.sort(key=lambda hit: hit[:2])
+        return [
+            replace(self._hit(rank, index, i, d), cone_violation=v)
+            for rank, (v, d, index, i) in enumerate(found[:k], 1)
+        ]
 
     def _hits(self, index: LorentzIndex, dist: np.ndarray, ids: np.ndarray) -> list[Hit]:
         return [self._hit(rank, index, int(i), float(d)) for rank, (d, i) in enumerate(zip(dist, ids), 1) if i >= 0]

@@ -94,11 +94,11 @@ class HeteroLorentzSpace(nn.Module):
         learn_curvature: bool = True,
         alpha_init: float | None = None,
         alpha_max: float = 1.0,
-        modalities: tuple[str, ...] = ("text", "points"),
         search_tol: float = 1e-6,
         search_max_iter: int = 100,
     ) -> None:
         super().__init__()
+        modalities = ("text", "points")
         self.curvatures = nn.ModuleDict(
             {m: Curvature(curvature_init, *curvature_bounds, learnable=learn_curvature) for m in modalities}
         )

@@ -50,6 +50,9 @@ class HitOut(BaseModel):
     text: str = Field(description="the shape's finest caption, or the caption itself")
     level: str | None = Field(description="caption level (captions only)")
     generality: float | None = Field(description="distance from the origin; smaller = more general (Lorentz only)")
+    cone_violation: float | None = Field(
+        None, description="hierarchy results: radians outside the entailment cone (0 = inside); null otherwise"
+    )
 
 
 class SearchOut(BaseModel):
@@ -249,7 +252,9 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
         )
 
     @app.get("/hierarchy/{item_id}", response_model=HierarchyOut)
-    def hierarchy(item_id: str, k: int = 5) -> HierarchyOut:
+    def hierarchy(item_id: str, k: int = 5, strict: bool = False) -> HierarchyOut:
+        """More general (nearer the origin, cone containing the item) and more specific (farther, inside its cone)
+        captions and shapes. ``strict=false`` (default) fills up with the nearest misses, ranked by cone violation."""
         if not 1 <= k <= limits.max_k:
             raise HTTPException(422, f"k: must be between 1 and {limits.max_k}")
         _record(index, item_id)
@@ -257,8 +262,8 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             raise HTTPException(409, "this index holds a cosine (Euclidean) space: it has no entailment cones")
         return HierarchyOut(
             id=item_id,
-            more_general=_hits_out(index.more_general(item_id, k)),
-            more_specific=_hits_out(index.more_specific(item_id, k)),
+            more_general=_hits_out(index.more_general(item_id, k, strict)),
+            more_specific=_hits_out(index.more_specific(item_id, k, strict)),
         )
 
     @app.get("/", include_in_schema=False)

@@ -53,7 +53,7 @@ function cloudObject(item) {
   const { center, radius } = geometry.boundingSphere;
   const scale = radius > 0 ? 1 / radius : 1;
   // Sparse clouds get bigger points: about one point diameter per mean spacing on the unit sphere.
-  const size = Math.min(0.09, Math.max(0.02, 1.0 / Math.sqrt(item.n_points)));
+  const size = Math.min(0.09, Math.max(0.025, 1.4 / Math.sqrt(item.n_points)));
   const material = new THREE.PointsMaterial({
     size, vertexColors: Boolean(item.colors), color: item.colors ? 0xffffff : 0x8fb8e0,
   });
@@ -128,6 +128,11 @@ const viewer = {
 // ---------------------------------------------------------------------------------------------- results
 function hitLine(hit, onClick) {
   const parts = [el('span', { class: 'dist' }, hit.distance.toFixed(3))];
+  if (hit.cone_violation !== null && hit.cone_violation !== undefined) {
+    const inside = hit.cone_violation === 0;
+    const label = inside ? 'in cone' : `+${(hit.cone_violation * 180 / Math.PI).toFixed(1)}°`;
+    parts.push(el('span', { class: inside ? 'cone inside' : 'cone', title: 'angle outside the entailment cone' }, label));
+  }
   if (hit.kind === 'caption') parts.push(el('span', { class: 'level' }, hit.level || 'caption'));
   parts.push(hit.kind === 'shape' ? `${hit.id}: ${hit.text}` : hit.text);
   const li = el('li', { 'data-kind': hit.kind, 'data-id': hit.id }, parts);
