@@ -1,5 +1,5 @@
 """``hyperalign demo``: the whole pipeline on the built-in data in one call (make data, train the CPU preset,
-evaluate on the test split once, answer a few example text queries)."""
+evaluate on the test split once, answer a few example text queries, build the search index for `hyperalign serve`)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def run_demo(
             {"id": items[i].id, "distance": float(di), "caption": (items[i].captions or [""])[0]}
             for di, i in zip(d.tolist(), idx.tolist())
         ]
-    report = {"run_dir": str(result.run_dir), "best_checkpoint": str(result.best_checkpoint), "test": test, "queries": queries}
+    from hyperalign.index.search import Index
+
+    index_dir = Index.build(retriever, data_dir).save(out / "index")
+    say(f"search index of all demo shapes and captions in {index_dir}")
+    report = {
+        "run_dir": str(result.run_dir), "best_checkpoint": str(result.best_checkpoint), "index": str(index_dir),
+        "test": test, "queries": queries,
+    }
     atomic_write_text(out / "report.json", json.dumps(report, indent=2))
     return report

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 
-def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Train (once per session) a seconds-long model on ``data_dir`` with the ``tiny_overrides`` settings."""
-    run = tmp_path_factory.getbasetemp() / "index-tiny-run"
+def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, preset: str = "h2arn-cpu") -> Path:
+    """Train (once per session and preset) a seconds-long model on ``data_dir`` with the ``tiny_overrides``
+    settings; ``ablation-eu-mp`` gives a Euclidean (cosine) model."""
+    run = tmp_path_factory.getbasetemp() / f"index-tiny-run-{preset}"
     if not (run / "best" / "meta.json").is_file():
         from hyperalign.train.config import load_config
         from hyperalign.train.loop import train
@@ -19,9 +20,9 @@ def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pa
             f"data.path={data_dir}", f"cache_dir={tmp_path_factory.getbasetemp() / 'index-tiny-cache'}",
             "data.points_per_cloud=64", "model.dim=32", "model.points.num_tokens=8", "model.points.k=8",
             "model.points.width=16", "model.points.dim=32", "model.context.heads=2", "model.context.layers=1",
-            "optim.epochs=3", "optim.batch_size=16", "eval.every=1",
+            f"optim.epochs={3 if preset == 'h2arn-cpu' else 1}", "optim.batch_size=16", "eval.every=1",
         ]  # fmt: skip
-        train(load_config("h2arn-cpu", overrides), run, progress=False)
+        train(load_config(preset, overrides), run, progress=False)
     return run
 
 
@@ -50,3 +51,11 @@ def tiny_index(tiny_index_path):
     from hyperalign.index import Index
 
     return Index.load(tiny_index_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_euclidean_index(tmp_path_factory, tiny_demo):
+    """An index under a one-epoch Euclidean (cosine) model: the H2ARN Eu+MP ablation."""
+    from hyperalign.index import Index
+
+    return Index.build(tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)

@@ -136,3 +136,18 @@ def test_cli_errors_are_one_line(tiny_run, tmp_path):
     assert result.exit_code == 2 and "index.json: no such file" in result.output
     result = runner.invoke(app, ["search", "--index", str(tmp_path)])
     assert result.exit_code == 2 and "exactly one" in result.output
+
+
+def test_a_euclidean_model_gets_a_cosine_index(tiny_euclidean_index, tmp_path):
+    index = tiny_euclidean_index
+    assert index.info["space"] == "cosine" and index.info["curvature"] is None and not index.hyperbolic
+    hits = index.search_text("a lamp", k=5)
+    q = index.retriever.encode_text(["a lamp"]).double()
+    d = (1.0 - q @ torch.from_numpy(index.shapes.vectors.astype(np.float64)).T).numpy()[0]
+    order = np.argsort(d, kind="stable")[:5]
+    assert [h.id for h in hits] == [index.items[i].id for i in order]
+    assert all(h.generality is None for h in hits)
+    with pytest.raises(ValueError, match="no entailment cones"):
+        index.more_general(index.items[0].id)
+    index.save(tmp_path / "eu")
+    assert [h.id for h in Index.load(tmp_path / "eu").search_text("a lamp", k=5)] == [h.id for h in hits]

@@ -44,7 +44,8 @@ def test_frozen_tower_runs_only_to_fill_the_cache(tiny_demo, tiny_overrides, tmp
     assert calls.get("setup", 0) > 0  # the cache was filled before the first epoch
     assert set(calls) == {"setup"}  # no call in either epoch, nor in validation between them
     calls.clear()
-    loop.train(cfg, tmp_path / "second", progress=False)
+    one_epoch = load_config("h2arn-cpu", tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1))
+    loop.train(one_epoch, tmp_path / "second", progress=False)
     assert calls == {}  # a warm cache: no tower call at all
 
 

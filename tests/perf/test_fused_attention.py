@@ -1,6 +1,7 @@
 """The fused context encoder computes the reference's attention: outputs and gradients against the naive baseline
-of ``benchmarks/_naive_attention.py`` (explicit scores), against stock ``nn.TransformerEncoderLayer`` (the previous
-implementation, whose checkpoints must still load), with activation checkpointing, and on the fused kernel."""
+of ``benchmarks/_naive_attention.py`` (explicit scores, every padded position run), against stock
+``nn.TransformerEncoderLayer`` (the previous implementation, whose checkpoints must still load), with activation
+checkpointing, and on the fused kernel. Batches with padding take the packed path (real tokens only)."""
 
 from __future__ import annotations
 
@@ -60,13 +61,18 @@ def test_fused_matches_naive_attention_in_training(dtype):
         torch.testing.assert_close(gf, gn, rtol=tol, atol=tol)
 
 
-def test_fused_inference_path_matches_naive_attention():
+@pytest.mark.parametrize("padding", [True, False])
+def test_inference_paths_match_naive_attention(padding):
+    """With padding: the packed path; without: nn.TransformerEncoderLayer's fused inference path."""
     fused, naive = _pair(torch.float32)
     tokens, mask = _inputs(torch.float32)
+    if not padding:
+        mask = torch.ones_like(mask)
     with torch.no_grad():
         a = fused.eval()(tokens, mask)
         b = naive.eval()(tokens, mask)
     torch.testing.assert_close(a[mask], b[mask], rtol=2e-5, atol=2e-5)
+    assert torch.all(a[~mask] == 0)  # padding is never computed
 
 
 def test_same_function_and_state_dict_as_stock_transformer_layers():

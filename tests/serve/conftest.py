@@ -27,3 +27,15 @@ def client(tiny_index):
 
     with TestClient(create_app(tiny_index, Limits(max_k=20, max_query_chars=100, max_upload_bytes=100_000))) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def euclidean_client(tmp_path_factory, tiny_demo):
+    from fastapi.testclient import TestClient
+
+    from hyperalign.index import Index
+    from hyperalign.serve import create_app
+
+    index = Index.build(_fixtures.tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
+    with TestClient(create_app(index)) as c:
+        yield c, index

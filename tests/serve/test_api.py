@@ -101,3 +101,30 @@ def test_unannounced_oversized_upload_is_413(client):
         "/search/shape", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
     )
     assert response.status_code == 413
+
+
+def test_serve_command_builds_a_missing_index_then_serves(monkeypatch, tmp_path, tiny_index):
+    from typer.testing import CliRunner
+
+    import hyperalign.serve.server as server
+    from hyperalign.cli import app
+
+    calls = []
+    monkeypatch.setattr(server, "run_server", lambda index, **kw: calls.append((index, kw)))
+    run = tiny_index.retriever.checkpoint
+    out = tmp_path / "served-index"
+    result = CliRunner().invoke(app, ["serve", "--index", str(out), "--checkpoint", str(run), "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert (out / "index.json").is_file() and len(calls) == 1
+    index, kw = calls[0]
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8123 and kw["max_upload_bytes"] == 20_000_000
+    assert len(index.items) == len(tiny_index.items)
+
+
+def test_a_cosine_index_serves_search_but_no_hierarchy(euclidean_client):
+    client, index = euclidean_client
+    assert client.get("/health").json()["space"] == "cosine"
+    body = client.post("/search/text", json={"query": "a vase", "k": 3}).json()
+    assert [r["id"] for r in body["results"]] == [h.id for h in index.search_text("a vase", 3)]
+    response = client.get(f"/hierarchy/{index.items[0].id}")
+    assert response.status_code == 409 and "no entailment cones" in response.json()["detail"]

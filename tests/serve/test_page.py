@@ -16,7 +16,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 QUERY = "a tall chair with armrests"
 
-# Pixels of a canvas that differ from the page's 3D background (#1e2530).
+# Pixels of a canvas that differ from the page's 3D background (#6b7785).
 COUNT_INK = """canvas => {
   const copy = document.createElement('canvas');
   copy.width = canvas.width; copy.height = canvas.height;
@@ -25,7 +25,7 @@ COUNT_INK = """canvas => {
   const d = ctx.getImageData(0, 0, copy.width, copy.height).data;
   let n = 0;
   for (let i = 0; i < d.length; i += 4) {
-    if (Math.abs(d[i] - 0x1e) + Math.abs(d[i + 1] - 0x25) + Math.abs(d[i + 2] - 0x30) > 40) n++;
+    if (Math.abs(d[i] - 0x6b) + Math.abs(d[i + 1] - 0x77) + Math.abs(d[i + 2] - 0x85) > 40) n++;
   }
   return n;
 }"""

@@ -24,7 +24,8 @@ def atomic_directory(path: str | os.PathLike[str], may_replace: Callable[[Path],
     """Yield an empty temporary directory beside ``path``; on success it replaces ``path``.
 
     An existing ``path`` is replaced only if it is an empty directory or ``may_replace(path)`` is true, so a mistyped
-    output path never deletes an unrelated directory (a run, a dataset); otherwise :class:`NotAnIndexError` (a ``FileExistsError``).
+    output path never deletes an unrelated directory (a run, a dataset); otherwise :class:`NotAnIndexError`
+    (a ``FileExistsError``).
     """
     target = Path(path)
     if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or may_replace(target))):

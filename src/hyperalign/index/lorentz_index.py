@@ -6,9 +6,11 @@ decreases with it, so an inner-product index over database forms ranks by Lorent
 (Euclidean models, curvature ``None``) stores unit vectors; the inner product is the cosine and the distance
 ``1 - cos``, as in :class:`hyperalign.model.embed.EuclideanSpace`.
 
-FAISS proposes ``k' = rerank_factor * k`` candidates; their distances are recomputed with :func:`lorentz.dist` (accurate where a float32 inner product is not: nearby points, far points on one ray) and sorted,
-ties broken by id. Results have fixed shapes: distances (Q, k) float32 ascending, ids (Q, k) int64, ``inf`` / ``-1``
-where fewer than ``k`` points exist.
+FAISS proposes ``k' = rerank_factor * k`` candidates; their distances are recomputed with :func:`lorentz.dist`
+(accurate where a float32 inner product is not: nearby points, far points on one ray) and sorted, ties broken by id.
+Even the flat index is exact only up to the float32 inner product's resolution when choosing those candidates:
+points that tie within it beyond the ``k'``-th candidate can be missed. Results have fixed shapes: distances (Q, k)
+float32 ascending, ids (Q, k) int64, ``inf`` / ``-1`` where fewer than ``k`` points exist.
 
 Kinds (:class:`IndexSpec`):
 

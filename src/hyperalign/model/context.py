@@ -10,14 +10,18 @@ Speed and memory (CPU, where the paper-scale step was measured; see ``benchmarks
   the attention probabilities PyTorch takes its fused (flash) kernel, which never stores the ``B x H x L x L`` scores;
   attention-probability dropout forces its unfused math path on the CPU (scores plus a same-sized dropout mask kept
   for backward), so ``attention_dropout`` defaults to 0 while residual and feed-forward dropout stay at ``dropout``.
-* A mask without padding is not applied at all (point tokens). Callers trim a batch to its longest sequence
-  (:meth:`hyperalign.train.setup.CaptionFeatures.batch`, :class:`hyperalign.encoders.text.TextTower`).
+* No work on padding: with padding in the batch, the per-token layers (norms, projections, feed-forward; most of
+  the cost) run on the real tokens only, packed as (T, d), and only attention sees the padded (B, L) layout; callers
+  also trim a batch to its longest sequence (:meth:`hyperalign.train.setup.CaptionFeatures.batch`). A mask without
+  padding (point tokens) is not applied at all.
 * ``checkpoint=True`` recomputes each block in the backward pass instead of storing its activations (about a third
   more compute, activation memory of one block instead of all).
-* Without gradients (evaluation) the blocks take ``nn.TransformerEncoderLayer``'s fused inference path.
+* Without gradients and padding the blocks take ``nn.TransformerEncoderLayer``'s fused inference path.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -42,17 +46,34 @@ class EncoderBlock(nn.TransformerEncoderLayer):
     """``nn.TransformerEncoderLayer`` (pre-LN, batch first, GELU; same parameters and state-dict keys) whose
     self-attention runs ``scaled_dot_product_attention`` on (B, H, L, d/H) views of the packed q/k/v projection,
     without the (L, B, d) transposes and copies of ``nn.MultiheadAttention``; attention dropout is
-    ``self_attn.dropout``."""
+    ``self_attn.dropout``. :meth:`forward_packed` runs the block on real tokens only."""
+
+    def _attention(self, qkv: Tensor, mask: Tensor | None) -> Tensor:
+        """(B, L, 3d) packed projections -> (B, L, d); ``mask`` (B, 1, 1, L): bool (True = attend) or additive."""
+        attn = self.self_attn
+        b, length, width = qkv.shape
+        q, k, v = qkv.view(b, length, 3, attn.num_heads, width // (3 * attn.num_heads)).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=attn.dropout if self.training else 0.0)
+        return out.transpose(1, 2).reshape(b, length, width // 3)  # a view: the kernel writes (B, L, H, d/H)
 
     def _sa_block(self, x: Tensor, attn_mask: Tensor | None, key_padding_mask: Tensor | None, is_causal: bool = False) -> Tensor:
         attn = self.self_attn
-        b, length, dim = x.shape
-        qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(b, length, 3, attn.num_heads, dim // attn.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         # key_padding_mask arrives additive (0 / -inf, from the layer's forward); broadcast over heads and queries.
-        bias = None if key_padding_mask is None else key_padding_mask.view(b, 1, 1, length)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=attn.dropout if self.training else 0.0)
-        return self.dropout1(attn.out_proj(out.transpose(1, 2).reshape(b, length, dim)))
+        mask = None if key_padding_mask is None else key_padding_mask.view(x.shape[0], 1, 1, x.shape[1])
+        out = self._attention(F.linear(x, attn.in_proj_weight, attn.in_proj_bias), mask)
+        return self.dropout1(attn.out_proj(out))
+
+    def forward_packed(self, x: Tensor, index: Tensor, mask: Tensor) -> Tensor:
+        """The block on the T real tokens ``x`` (T, d), at ``index`` into the flattened (B, L) layout of ``mask``
+        (B, L, True = real): norms, projections and the feed-forward run on real tokens only; attention scatters
+        q/k/v into the padded layout (zeros at padding, which the mask excludes) and gathers its real rows back."""
+        attn = self.self_attn
+        b, length = mask.shape
+        qkv = F.linear(self.norm1(x), attn.in_proj_weight, attn.in_proj_bias)
+        qkv = qkv.new_zeros(b * length, qkv.shape[1]).index_copy(0, index, qkv).view(b, length, -1)
+        out = self._attention(qkv, mask.view(b, 1, 1, length)).flatten(0, 1)[index]
+        x = x + self.dropout1(attn.out_proj(out))
+        return x + self._ff_block(self.norm2(x))
 
 
 class ContextEncoder(nn.Module):
@@ -85,13 +106,24 @@ class ContextEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
-        """``mask``: (B, L) bool, True = real token. Padding outputs are defined but meaningless; pool with the mask."""
+        """``mask``: (B, L) bool, True = real token. Outputs at padding are zeros when the batch has padding (never
+        computed); pool with the mask."""
         check_tokens(tokens, mask, self.name)
-        h = self.proj(tokens)
-        pad = None if bool(mask.all()) else ~mask
-        for layer in self.blocks.layers if self.blocks is not None else ():
-            if self.checkpoint and torch.is_grad_enabled():
-                h = recompute(layer, h, None, pad, use_reentrant=False)
-            else:
-                h = layer(h, src_key_padding_mask=pad)
-        return self.norm(h)
+        layers = self.blocks.layers if self.blocks is not None else ()
+        if bool(mask.all()):
+            h = self.proj(tokens)
+            for layer in layers:
+                h = self._run(layer, h, None, None)
+            return self.norm(h)
+        index = mask.flatten().nonzero().squeeze(1)
+        h = self.proj(tokens.flatten(0, 1)[index])
+        for layer in layers:
+            h = self._run(layer.forward_packed, h, index, mask)
+        h = self.norm(h)
+        return h.new_zeros(mask.numel(), h.shape[-1]).index_copy(0, index, h).view(*mask.shape, -1)
+
+    def _run(self, fn: Callable[..., Tensor], *args: Tensor | None) -> Tensor:
+        """``fn(*args)``, recomputed in backward instead of stored when ``checkpoint`` is set and gradients are on."""
+        if self.checkpoint and torch.is_grad_enabled():
+            return recompute(fn, *args, use_reentrant=False)
+        return fn(*args)

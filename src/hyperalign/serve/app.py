@@ -218,7 +218,8 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
         name = Path(file.filename or "").name
         suffix = Path(name).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
-            raise HTTPException(415, f"file {name!r}: unsupported type {suffix or '(none)'}; upload one of {', '.join(UPLOAD_SUFFIXES)}")
+            allowed = ", ".join(UPLOAD_SUFFIXES)
+            raise HTTPException(415, f"file {name!r}: unsupported type {suffix or '(none)'}; upload one of {allowed}")
         data = await file.read(limits.max_upload_bytes + 1)
         if len(data) > limits.max_upload_bytes:
             raise HTTPException(413, f"upload too large: the limit is {limits.max_upload_bytes} bytes")

@@ -4,7 +4,8 @@
 import * as THREE from 'three';
 import { OrbitControls } from '/static/vendor/three/OrbitControls.js';
 
-const BACKGROUND = 0x1e2530;
+const BACKGROUND = 0x6b7785; // a mid tone, so black and white shapes both stand out
+const BACKGROUND_LUMA = 0.46;
 const THUMB_SIZE = 200;
 const $ = (id) => document.getElementById(id);
 const items = new Map(); // id -> promise of the /items payload
@@ -45,15 +46,29 @@ function makeRenderer(canvas) {
   }
 }
 
+// Point colours as stored, except those close to the background's brightness, which are pushed away from it.
+function legible(colors) {
+  const out = Float32Array.from(colors);
+  for (let i = 0; i < out.length; i += 3) {
+    const luma = 0.2126 * out[i] + 0.7152 * out[i + 1] + 0.0722 * out[i + 2];
+    const gap = luma - BACKGROUND_LUMA;
+    if (Math.abs(gap) < 0.22) {
+      const shift = (gap >= 0 ? 1 : -1) * (0.22 - Math.abs(gap));
+      for (let j = 0; j < 3; j++) out[i + j] = Math.min(1, Math.max(0, out[i + j] + shift));
+    }
+  }
+  return out;
+}
+
 function cloudObject(item) {
   const geometry = new THREE.BufferGeometry();
   geometry.setAttribute('position', new THREE.Float32BufferAttribute(item.positions, 3));
-  if (item.colors) geometry.setAttribute('color', new THREE.Float32BufferAttribute(item.colors, 3));
+  if (item.colors) geometry.setAttribute('color', new THREE.Float32BufferAttribute(legible(item.colors), 3));
   geometry.computeBoundingSphere();
   const { center, radius } = geometry.boundingSphere;
   const scale = radius > 0 ? 1 / radius : 1;
   // Sparse clouds get bigger points: about one point diameter per mean spacing on the unit sphere.
-  const size = Math.min(0.09, Math.max(0.025, 1.4 / Math.sqrt(item.n_points)));
+  const size = Math.min(0.14, Math.max(0.04, 2.4 / Math.sqrt(item.n_points)));
   const material = new THREE.PointsMaterial({
     size, vertexColors: Boolean(item.colors), color: item.colors ? 0xffffff : 0x8fb8e0,
   });
