@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyperalign.data._atomic import write_text_atomic
+from hyperalign.atomic import write_text_atomic
 from hyperalign.geometry import lorentz
 from hyperalign.index import IndexSpec, LorentzIndex
 from hyperalign.index.synthetic import tree_mixture, uniform_ball

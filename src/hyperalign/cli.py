@@ -77,9 +77,9 @@ def _print_metrics(metrics: dict[str, float], title: str, json_out: Path | None)
 
     typer.echo(format_table(metrics, title=title))
     if json_out is not None:
-        from hyperalign.train.checkpoint import atomic_write_text
+        from hyperalign.atomic import write_text_atomic
 
-        atomic_write_text(json_out, json.dumps(metrics, indent=2))
+        write_text_atomic(json_out, json.dumps(metrics, indent=2))
         _say(f"metrics written to {json_out}")
 
 

@@ -20,7 +20,7 @@ def run_demo(
     from hyperalign.data.demo import make_demo
     from hyperalign.data.layout import load_dataset
     from hyperalign.inference import evaluate
-    from hyperalign.train.checkpoint import atomic_write_text
+    from hyperalign.atomic import write_text_atomic
     from hyperalign.train.config import load_config
     from hyperalign.train.loop import train
 
@@ -55,5 +55,5 @@ def run_demo(
         "run_dir": str(result.run_dir), "best_checkpoint": str(result.best_checkpoint), "index": str(index_dir),
         "test": test, "queries": queries,
     }
-    atomic_write_text(out / "report.json", json.dumps(report, indent=2))
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     return report

@@ -140,9 +140,9 @@ def embed_split(
 
     from safetensors.torch import save_file
 
+    from hyperalign.atomic import atomic_path, write_text_atomic
     from hyperalign.data.layout import load_dataset
     from hyperalign.data.pairs import CaptionTable, SplitView
-    from hyperalign.train.checkpoint import atomic_write_text
     from hyperalign.train.setup import resolve_dataset
 
     dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(retriever.cfg)
@@ -152,18 +152,11 @@ def embed_split(
     items = view.items[i::n]
     shapes = retriever.encode_points([dataset.load_points(it) for it in items])
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({"shapes": shapes.contiguous(), "texts": retriever.encode_text(texts).contiguous()}, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        save_file({"shapes": shapes.contiguous(), "texts": retriever.encode_text(texts).contiguous()}, str(tmp))
     sidecar = {
         "checkpoint": str(retriever.checkpoint), "split": split, "space": retriever.cfg.model.space.kind,
         "curvature": retriever.curvature(), "shard": [i, n], "shape_ids": [it.id for it in items], "texts": texts,
     }
-    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(sidecar, indent=2))
+    write_text_atomic(out.with_name(out.name + ".json"), json.dumps(sidecar, indent=2))
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperalign.data._atomic import atomic_path
+from hyperalign.atomic import atomic_path
 from hyperalign.data._cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
 
 _OFF_HEADER = re.compile(r"(C?)(N?)OFF(\S*)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperalign.data._atomic import atomic_path
+from hyperalign.atomic import atomic_path
 from hyperalign.data._cloud import (
     ALIASES,
     PointCloud,

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hyperalign.data._atomic import write_text_atomic
+from hyperalign.atomic import write_text_atomic
 from hyperalign.data.io import read_point_cloud
 
 FORMAT = "hyperalign-layout/1"

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hyperalign.data import _sh3f_text as text
-from hyperalign.data._atomic import write_text_atomic
+from hyperalign.atomic import write_text_atomic
 from hyperalign.data._cloud import PointCloud
 from hyperalign.data._sh3f_catalog import CatalogItem, read_library
 from hyperalign.data._sh3f_classes import ClassResolver, NameSense

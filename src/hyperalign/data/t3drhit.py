@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hyperalign.data._atomic import write_text_atomic
+from hyperalign.atomic import write_text_atomic
 from hyperalign.data._cloud import PointCloud
 from hyperalign.data.io import write_point_cloud
 from hyperalign.data.layout import Item, LayoutError, LayoutIndex, write_dataset

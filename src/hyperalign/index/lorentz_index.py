@@ -42,7 +42,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hyperalign.geometry import lorentz
-from hyperalign.index._atomic_dir import atomic_directory
+from hyperalign.atomic import atomic_directory
 
 FORMAT = "hyperalign-lorentz-index/1"
 FAISS_FILE = "faiss.index"

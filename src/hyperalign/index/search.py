@@ -27,7 +27,7 @@ import numpy as np
 
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex
-from hyperalign.index._atomic_dir import atomic_directory
+from hyperalign.atomic import atomic_directory
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset

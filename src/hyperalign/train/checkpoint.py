@@ -13,9 +13,7 @@ mismatching keys (:class:`CheckpointError`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from hyperalign.atomic import atomic_directory
+
 WEIGHTS = "weights.safetensors"
 TRAINER = "trainer.safetensors"
 META = "meta.json"
@@ -31,19 +31,6 @@ META = "meta.json"
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, or does not fit the model; the message names the file."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _optimizer_split(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -78,9 +65,7 @@ def save_checkpoint(
 ) -> Path:
     """Write a checkpoint directory atomically (temp dir, then rename) and return its path."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
-    try:
+    with atomic_directory(directory, lambda p: (p / META).is_file(), what="a checkpoint") as tmp:
         state = {k: v.detach().contiguous() for k, v in weights.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
         meta = dict(meta)
@@ -92,17 +77,6 @@ def save_checkpoint(
             meta["scheduler"] = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
         save_file(trainer, str(tmp / TRAINER))
         (tmp / META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(directory, old)
-            os.replace(tmp, directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

@@ -33,7 +33,8 @@ from hyperalign import __version__
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.eval.evaluate import evaluate_view
 from hyperalign.train import distributed as D
-from hyperalign.train.checkpoint import CheckpointManager, atomic_write_text, load_trainer_state, load_weights
+from hyperalign.atomic import write_text_atomic
+from hyperalign.train.checkpoint import CheckpointManager, load_trainer_state, load_weights
 from hyperalign.train.config import TrainConfig, dump_config
 from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
 
@@ -121,7 +122,7 @@ def train(
     run_dir = Path(run_dir)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
     world = D.world_size()
     if cfg.optim.batch_size % world:
         raise ValueError(f"optim.batch_size ({cfg.optim.batch_size}) must be divisible by the number of processes ({world})")
@@ -156,7 +157,7 @@ def train(
         history = [h for h in _read_history(metrics_path) if h["epoch"] < start_epoch]
         say(f"resumed from {latest} (epoch {meta['epoch']})")
     if main:
-        atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+        write_text_atomic(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
     device = D.device()
     run.to(device)
     forward = DistributedDataParallel(run, device_ids=[device] if device.type == "cuda" else None) if D.is_distributed() else run
