@@ -72,8 +72,8 @@ def resolve_model_path(name: str) -> Path:
 def check_texts(texts: Sequence[str]) -> list[str]:
     """Return ``texts`` as a list after checking it is a non-empty sequence of non-blank strings.
 
-    TypeError for a bare string or non-str items, ValueError for an empty sequence or a blank text; both name the
-    offending index.
+    TypeError for a bare string or non-str items, ValueError for an empty sequence, a blank text or one that is not
+    valid UTF-8 (lone surrogates, as Python decodes undecodable command-line bytes); all name the offending index.
     """
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
         raise TypeError(f"texts: expected a sequence of str, got {type(texts).__name__}")
@@ -84,6 +84,12 @@ def check_texts(texts: Sequence[str]) -> list[str]:
             raise TypeError(f"texts[{i}]: expected str, got {type(text).__name__}")
         if not text.strip():
             raise ValueError(f"texts[{i}]: expected a non-blank text, got {text!r}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"texts[{i}]: not valid UTF-8 text (undecodable bytes at position {e.start}); got {text!r}"
+            ) from None
     return list(texts)
 
 
@@ -109,8 +115,10 @@ class TextTower(nn.Module):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextModel
+        from transformers.utils import logging as hf_logging
 
         try:
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
             model_type = AutoConfig.from_pretrained(path, local_files_only=True).model_type
             loader = CLIPTextModel if model_type in _CLIP_TYPES else AutoModel
             self.model = loader.from_pretrained(path, local_files_only=True).float()
