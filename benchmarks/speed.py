@@ -13,7 +13,7 @@ AdamW. Sections:
 * step time: hyperalign (fused attention, batch trimmed to its longest caption) against the naive baseline
   (``_naive_attention.py``: the reference's materialised attention with its dropout, captions padded to 77), plus
   variants that isolate each change; all variants interleaved round-robin so load drifts hit them alike;
-* peak memory: ``ru_maxrss`` of a fresh subprocess per configuration (batch 64, and the paper's batch 256);
+* peak memory: peak RSS (``VmHWM``) of a fresh subprocess per configuration (batch 64, and the paper's batch 256);
 * evaluation: N text-shape pairs embedded once and ranked in chunks (``eval.retrieval.cross_modal_metrics``)
   against the reference's blockwise procedure (the model re-run on both sides of every 50 x 50 block), measured at
   N = 500 and extrapolated by its N^2 law;
@@ -243,18 +243,25 @@ def time_steps(scale: Scale, variants: list[Variant], steps: int, warmup: int, s
     return result
 
 
-def _maxrss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux reports KiB
+def _peak_rss_gb() -> float:
+    """This process's peak resident set size: ``VmHWM`` of /proc/self/status where there is one. ``ru_maxrss`` is not
+    used for the child: Linux carries the parent's RSS at fork over the exec into it, so a child forked from a large
+    parent reports at least that."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) * 1024 / 1e9
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # Linux reports KiB
 
 
 def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run in a fresh process: build one variant, run ``steps`` steps, report peak RSS."""
     scale = PAPER if spec["scale"] == "paper" else cpu_preset()
-    base = _maxrss_gb()
+    base = _peak_rss_gb()
     trainer = Trainer(scale, Variant(**spec["variant"]))
-    built = _maxrss_gb()
+    built = _peak_rss_gb()
     times = [trainer.step(make_batch(scale, spec["batch"], seed=i))[0] for i in range(spec["steps"])]
-    return {"peak_rss_gb": _maxrss_gb(), "rss_after_import_gb": base, "rss_after_build_gb": built, "step_s": times}
+    return {"peak_rss_gb": _peak_rss_gb(), "rss_after_import_gb": base, "rss_after_build_gb": built, "step_s": times}
 
 
 def measure_memory(scale: Scale, variant: Variant, batch: int, steps: int) -> dict[str, Any]:
@@ -453,11 +460,7 @@ def data_wait(workdir: Path, workers: tuple[int, ...], epochs: int, say: Callabl
 
 def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     out: dict[str, Any] = {"scale": asdict(scale)}
-    say(f"[{scale.name}] step time, {args.steps} steps after {args.warmup} warm-up, interleaved")
-    out["steps"] = time_steps(scale, [NAIVE, FUSED, EUCLIDEAN], args.steps, args.warmup, say)
-    say(f"[{scale.name}] variants isolating each change, {args.variant_steps} steps after 1 warm-up")
-    out["variants"] = time_steps(scale, [FUSED, FUSED_UNTRIMMED, FUSED_ATTN_DROPOUT, BF16], args.variant_steps, 1, say)
-    gc.collect()
+    # Memory first, while this process is small: a child at batch 256 needs ~12 GB of its own.
     say(f"[{scale.name}] peak memory, one subprocess per configuration")
     configs = [(NAIVE, scale.batch), (FUSED, scale.batch)]
     if scale.big_batch:
@@ -466,6 +469,11 @@ def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]
     for variant, batch in configs:
         out["memory"].append(measure_memory(scale, variant, batch, args.memory_steps))
         say(f"  {variant.label}, batch {batch}: {out['memory'][-1].get('peak_rss_gb', 'failed')} GB")
+    say(f"[{scale.name}] step time, {args.steps} steps after {args.warmup} warm-up, interleaved")
+    out["steps"] = time_steps(scale, [NAIVE, FUSED, EUCLIDEAN], args.steps, args.warmup, say)
+    say(f"[{scale.name}] variants isolating each change, {args.variant_steps} steps after 1 warm-up")
+    out["variants"] = time_steps(scale, [FUSED, FUSED_UNTRIMMED, FUSED_ATTN_DROPOUT, BF16], args.variant_steps, 1, say)
+    gc.collect()
     say(f"[{scale.name}] hyperbolic operations on their own")
     out["hyperbolic_ops"] = hyperbolic_ops(scale)
     if scale.name == "paper" and args.profile:
