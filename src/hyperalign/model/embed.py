@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Literal
 
@@ -26,7 +27,36 @@ def _float32_island(x: Tensor) -> Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-class LorentzSpace(nn.Module):
+def _alphas(dim: int, alpha_init: float | None, alpha_max: float, modalities: tuple[str, ...]) -> nn.ModuleDict:
+    """One bounded scale per modality, init ``alpha_init`` (default ``1/sqrt(dim)``), learned in log space."""
+    a0 = alpha_init if alpha_init is not None else 1.0 / math.sqrt(dim)
+    return nn.ModuleDict({m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities})
+
+
+class _LorentzChart(nn.Module, abc.ABC):
+    """What every Lorentz space does with its scales ``alpha`` and curvature ``c()``: embed, compare."""
+
+    alpha: nn.ModuleDict
+
+    @abc.abstractmethod
+    def c(self) -> Tensor:
+        """The curvature magnitude of the manifold the points live on (the space has curvature ``-c``)."""
+
+    def tangent(self, z: Tensor, modality: str) -> Tensor:
+        """Scaled tangent vector ``alpha_m * z`` at the origin (float32)."""
+        return self.alpha[modality]() * _float32_island(z)
+
+    def forward(self, z: Tensor, modality: str) -> Tensor:
+        """Space parts of the Lorentz points ``expmap0(alpha_m z, c())``; (B, d) -> (B, d), float32."""
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return lorentz.expmap0(self.tangent(z, modality), self.c())
+
+    def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
+        """Geodesic distances (B, N) between embedded points; ranking metric and logits basis."""
+        return lorentz.pairwise_dist(x, y, self.c())
+
+
+class LorentzSpace(_LorentzChart):
     """Lorentz embedding for two modalities with a shared curvature and one scale per modality."""
 
     kind: Literal["lorentz"] = "lorentz"
@@ -43,30 +73,13 @@ class LorentzSpace(nn.Module):
     ) -> None:
         super().__init__()
         self.curvature = Curvature(curvature_init, *curvature_bounds, learnable=learn_curvature)
-        a0 = alpha_init if alpha_init is not None else 1.0 / math.sqrt(dim)
-        low = min(a0, 1e-4)
-        self.alpha = nn.ModuleDict(
-            {m: BoundedLogScalar(a0, low, max(alpha_max, a0), name=f"alpha_{m}") for m in modalities}
-        )
+        self.alpha = _alphas(dim, alpha_init, alpha_max, modalities)
 
     def c(self) -> Tensor:
         return self.curvature()
 
-    def tangent(self, z: Tensor, modality: str) -> Tensor:
-        """Scaled tangent vector ``alpha_m * z`` at the origin (float32)."""
-        return self.alpha[modality]() * _float32_island(z)
 
-    def forward(self, z: Tensor, modality: str) -> Tensor:
-        """Space parts of the Lorentz points ``expmap0(alpha_m z, c)``; (B, d) -> (B, d), float32."""
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            return lorentz.expmap0(self.tangent(z, modality), self.c())
-
-    def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
-        """Geodesic distances (B, N) between embedded points; ranking metric and logits basis."""
-        return lorentz.pairwise_dist(x, y, self.c())
-
-
-class HeteroLorentzSpace(nn.Module):
+class HeteroLorentzSpace(_LorentzChart):
     """Two learnable curvatures, ``c_t`` (text) and ``c_p`` (points), and the intermediate manifold between them.
 
     Representation: both modalities' points are stored in one chart, the Lorentz model of the *chart curvature*
@@ -102,10 +115,7 @@ class HeteroLorentzSpace(nn.Module):
         self.curvatures = nn.ModuleDict(
             {m: Curvature(curvature_init, *curvature_bounds, learnable=learn_curvature) for m in modalities}
         )
-        a0 = alpha_init if alpha_init is not None else 1.0 / math.sqrt(dim)
-        self.alpha = nn.ModuleDict(
-            {m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities}
-        )
+        self.alpha = _alphas(dim, alpha_init, alpha_max, modalities)
         self.search_tol = search_tol
         self.search_max_iter = search_max_iter
         self.register_buffer("chart_curvature", torch.tensor(float(curvature_init), dtype=torch.float32))
@@ -117,19 +127,6 @@ class HeteroLorentzSpace(nn.Module):
     def modality_c(self, modality: str) -> Tensor:
         """The learnable curvature ``c_t`` (``"text"``) or ``c_p`` (``"points"``)."""
         return self.curvatures[modality]()
-
-    def tangent(self, z: Tensor, modality: str) -> Tensor:
-        """Scaled tangent vector ``alpha_m * z`` at the origin (float32)."""
-        return self.alpha[modality]() * _float32_island(z)
-
-    def forward(self, z: Tensor, modality: str) -> Tensor:
-        """Space parts of ``expmap0(alpha_m z, c())`` in the chart; (B, d) -> (B, d), float32."""
-        with torch.autocast(device_type=z.device.type, enabled=False):
-            return lorentz.expmap0(self.tangent(z, modality), self.c())
-
-    def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
-        """Geodesic distances (B, N) on the chart's (intermediate) manifold."""
-        return lorentz.pairwise_dist(x, y, self.c())
 
     def intermediate(self, r_text: Tensor, r_points: Tensor) -> Tensor:
         """The intermediate curvature ``c3*`` of a batch whose tree nodes lie at raw radii ``r_text``, ``r_points``.
