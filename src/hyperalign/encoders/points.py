@@ -22,6 +22,8 @@ Clouds with fewer points than tokens repeat their FPS order cyclically (:func:`f
 
 from __future__ import annotations
 
+import abc
+
 from typing import Literal
 
 import torch
@@ -175,7 +177,7 @@ def _mlp(*sizes: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class PointTokenizer(nn.Module):
+class PointTokenizer(nn.Module, abc.ABC):
     """Base point tower: ``forward(points (B, N, in_channels)) -> tokens (B, num_tokens, dim)``, all valid.
 
     Checks the input, casts it to the parameters' dtype, and hands xyz ``(B, N, 3)`` and extra features
@@ -197,8 +199,9 @@ class PointTokenizer(nn.Module):
         points = points.to(next(self.parameters()).dtype)
         return self._encode(points[..., :3], points[..., 3:])
 
+    @abc.abstractmethod
     def _encode(self, xyz: Tensor, feats: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Tokens (B, num_tokens, dim) from xyz (B, N, 3) and extra per-point features (B, N, in_channels - 3)."""
 
     def _groups(self, xyz: Tensor, m: int) -> tuple[Tensor, Tensor]:
         """FPS ``m`` centres of ``xyz`` ``(B, N, 3)`` and their ``min(k, N)`` nearest points.
