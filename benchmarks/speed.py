@@ -50,14 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _naive_attention import NaiveContextEncoder  # noqa: E402
 
 from hyperalign import __version__  # noqa: E402
-from hyperalign.geometry import lorentz  # noqa: E402
 from hyperalign.eval.retrieval import cross_modal_metrics, first_relevant_ranks, rank_metrics  # noqa: E402
 from hyperalign.losses.objective import DualGeometricLoss, LossConfig  # noqa: E402
 from hyperalign.model.aggregate import ContributionAwarePool  # noqa: E402
 from hyperalign.model.context import ContextEncoder  # noqa: E402
 from hyperalign.model.embed import EuclideanSpace, LorentzSpace  # noqa: E402
 from hyperalign.train.config import load_config  # noqa: E402
-from hyperalign.train.loop import param_groups, weighted_total  # noqa: E402
+from hyperalign.train.loop import make_optimizer, param_groups, weighted_total  # noqa: E402
 
 MINILM_DIM = 384  # hidden size of the packaged all-MiniLM-L6-v2, the CPU preset's text tower
 REFERENCE = {  # measured with the reference implementation on this kind of machine (issue 6)
@@ -102,7 +101,8 @@ class Variant:
     """One model + input configuration. ``naive``: the reference's attention (dropout on the scores, every padded
     position run); otherwise hyperalign's ``ContextEncoder``. ``trim``: cut the batch to its longest caption.
     ``bf16``: CPU autocast to bfloat16 (AMX matrix units where the CPU has them; the hyperbolic parts stay float32).
-    ``proposed_pool``: the aggregation distance proposed for ``model/aggregate.py`` (:class:`ProposedPool`)."""
+    ``fused_adamw``: hyperalign's fused AdamW (``train.loop.make_optimizer``); the naive baseline keeps the
+    reference's default AdamW."""
 
     label: str
     naive: bool = False
@@ -111,30 +111,17 @@ class Variant:
     trim: bool = True
     checkpoint: bool = False
     bf16: bool = False
-    proposed_pool: bool = False
+    fused_adamw: bool = True
 
 
-NAIVE = Variant("naive (reference attention, L_t = 77)", naive=True, trim=False)
+NAIVE = Variant("naive (reference attention, L_t = 77)", naive=True, trim=False, fused_adamw=False)
 FUSED = Variant("hyperalign (fused, trimmed)")
 EUCLIDEAN = Variant("hyperalign Euclidean twin", space="euclidean")
 FUSED_UNTRIMMED = Variant("hyperalign, not trimmed (L_t = 77)", trim=False)
 FUSED_ATTN_DROPOUT = Variant("hyperalign, attention dropout 0.1 (unfused SDPA)", attention_dropout=0.1)
 CHECKPOINTED = Variant("hyperalign + activation checkpointing", checkpoint=True)
 BF16 = Variant("hyperalign + bf16 autocast (not float32: informative only)", bf16=True)
-PROPOSED = Variant("hyperalign + proposed aggregation distance", proposed_pool=True)
-
-
-class ProposedPool(ContributionAwarePool):
-    """The change proposed for ``model/aggregate.py``: token-to-anchor distances with ``lorentz.pairwise_dist``
-    (one batched matrix-vector product per row) instead of the elementwise ``lorentz.dist``."""
-
-    def token_distances(self, tokens: Tensor, anchor: Tensor, space: nn.Module, modality: str) -> Tensor:
-        if self.geometry == "euclidean":
-            return super().token_distances(tokens, anchor, space, modality)
-        c = space.c()
-        x = lorentz.expmap0(space.tangent(tokens, modality), c)
-        a = lorentz.expmap0(space.tangent(anchor, modality), c)
-        return lorentz.pairwise_dist(x, a.unsqueeze(1), c).squeeze(-1)
+UNFUSED_ADAMW = Variant("hyperalign, unfused AdamW", fused_adamw=False)
 
 
 class CachedPipeline(nn.Module):
@@ -155,9 +142,8 @@ class CachedPipeline(nn.Module):
         self.text_context = encoder(scale.text_dim, "text")
         self.point_context = encoder(scale.point_dim, "points")
         self.space = LorentzSpace(scale.dim) if hyperbolic else EuclideanSpace(scale.dim)
-        pool = ProposedPool if variant.proposed_pool else ContributionAwarePool
-        self.text_pool = pool(variant.space)
-        self.point_pool = pool(variant.space)
+        self.text_pool = ContributionAwarePool(variant.space)
+        self.point_pool = ContributionAwarePool(variant.space)
         self.loss = DualGeometricLoss(LossConfig(ordering_weight=0.2 if hyperbolic else 0.0), hyperbolic)
 
     def embed(self, modality: str, tokens: Tensor, mask: Tensor) -> Tensor:
@@ -210,7 +196,10 @@ class Trainer:
         torch.manual_seed(seed)
         self.variant = variant
         self.model = CachedPipeline(scale, variant).train()
-        self.optimizer = torch.optim.AdamW(param_groups(self.model, 0.05), lr=1e-4, betas=(0.91, 0.9993))
+        if variant.fused_adamw:
+            self.optimizer = make_optimizer(self.model, lr=1e-4, betas=(0.91, 0.9993), weight_decay=0.05)
+        else:
+            self.optimizer = torch.optim.AdamW(param_groups(self.model, 0.05), lr=1e-4, betas=(0.91, 0.9993))
         self.weights = self.model.loss.cfg.weights()
 
     def step(self, batch: Batch) -> tuple[float, float]:
@@ -370,7 +359,7 @@ def timed_backward(fn: Callable[[], Tensor], repeats: int) -> dict[str, float]:
 def hyperbolic_ops(scale: Scale, repeats: int = 10) -> dict[str, dict[str, float]]:
     """Forward + backward of the parts that differ between the Lorentz model and its Euclidean twin, on contextual
     tokens of the step's shapes: aggregation (both modalities), + the embedding map, + the loss; also the Lorentz
-    aggregation with the proposed distance (:class:`ProposedPool`), and a whole Euclidean step for scale. One thread:
+    and a whole Euclidean step for scale. One thread:
     its CPU time is the work done, without the OpenMP waits that a loaded machine adds to every small operation."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -381,8 +370,8 @@ def hyperbolic_ops(scale: Scale, repeats: int = 10) -> dict[str, dict[str, float
         h_text = torch.randn(*text_mask.shape, scale.dim, generator=g).requires_grad_()
         h_points = torch.randn(scale.batch, scale.point_tokens, scale.dim, generator=g).requires_grad_()
         out = {}
-        for kind in ("lorentz", "lorentz-proposed", "euclidean"):
-            variant = Variant(kind, space=kind.split("-")[0], proposed_pool=kind.endswith("proposed"))
+        for kind in ("lorentz", "euclidean"):
+            variant = Variant(kind, space=kind)
             model = CachedPipeline(replace(scale, layers=0), variant)
             pool_t, pool_p, space, loss = model.text_pool, model.point_pool, model.space, model.loss
 
@@ -488,10 +477,10 @@ def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]
             say(f"  {variant.label}, batch {batch}: {out['memory'][-1].get('peak_rss_gb', 'failed')} GB")
     if "steps" in args.sections:
         say(f"[{scale.name}] step time, {args.steps} steps after {args.warmup} warm-up, interleaved")
-        out["steps"] = time_steps(scale, [NAIVE, FUSED, EUCLIDEAN, PROPOSED], args.steps, args.warmup, say)
+        out["steps"] = time_steps(scale, [NAIVE, FUSED, EUCLIDEAN], args.steps, args.warmup, say)
     if "variants" in args.sections:
         say(f"[{scale.name}] variants isolating each change, {args.variant_steps} steps after 1 warm-up")
-        variants = [FUSED, FUSED_UNTRIMMED, FUSED_ATTN_DROPOUT, BF16]
+        variants = [FUSED, FUSED_UNTRIMMED, FUSED_ATTN_DROPOUT, UNFUSED_ADAMW, BF16]
         out["variants"] = time_steps(scale, variants, args.variant_steps, 1, say)
     gc.collect()
     if "ops" in args.sections:
@@ -520,11 +509,11 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
     if "steps" in res:
         steps = res["steps"]
         out["parameters"] = {label: steps[label]["parameters"] for label in (NAIVE.label, FUSED.label)}
-        for v in (FUSED, PROPOSED):
+        for v in (FUSED,):
             ratio = steps[v.label]["ratio_to_first"]
             out[f"step ratio vs naive: {v.label}"] = {
                 "wall_medians": ratio["of_medians"], "wall_paired": ratio["median_paired"], "cpu_medians": ratio["cpu_of_medians"]}
-        for v in (FUSED, PROPOSED):
+        for v in (FUSED,):
             paired = [a / b for a, b in zip(steps[v.label]["all_s"], steps[EUCLIDEAN.label]["all_s"])]
             out[f"hyperbolic overhead, full step vs Euclidean twin: {v.label}"] = {
                 "wall_medians": steps[v.label]["median_s"] / steps[EUCLIDEAN.label]["median_s"] - 1.0,
@@ -532,7 +521,7 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
                 "cpu_medians": steps[v.label]["cpu_median_s"] / steps[EUCLIDEAN.label]["cpu_median_s"] - 1.0}
     if "hyperbolic_ops" in res:
         ops = res["hyperbolic_ops"]
-        for kind in ("lorentz", "lorentz-proposed"):
+        for kind in ("lorentz",):
             out[f"hyperbolic overhead, ops alone: {kind}"] = {  # one thread: per CPU second of the Euclidean step
                 stat: (ops[f"{kind} all (+ dual loss)"][stat] - ops["euclidean all (+ dual loss)"][stat])
                 / ops["euclidean step"][stat] for stat in ("cpu_min_s", "cpu_median_s")}

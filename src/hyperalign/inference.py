@@ -135,8 +135,6 @@ def embed_split(
     if not 0 <= i < n:
         raise ValueError(f"shard {i}/{n}: expected 0 <= i < n")
     import json
-    import os
-    import tempfile
 
     from safetensors.torch import save_file
 

@@ -224,7 +224,8 @@ def dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 
 
 def pairwise_inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
-    """All Minkowski inner products between ``x`` (B, n) and ``y`` (N, n) with one matrix product; returns (B, N).
+    """All Minkowski inner products between ``x`` (..., B, n) and ``y`` (..., N, n) with one (batched) matrix
+    product; returns (..., B, N).
 
     ``<x_i, y_j>_L = x~_i . y~_j - x_{i,0} y_{j,0}``.
     """
@@ -234,7 +235,8 @@ def pairwise_inner(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
 
 
 def pairwise_dist(x: Tensor, y: Tensor, c: Tensor | float) -> Tensor:
-    """All geodesic distances between ``x`` (B, n) and ``y`` (N, n) via one matrix product; returns (B, N).
+    """All geodesic distances between ``x`` (..., B, n) and ``y`` (..., N, n) via one (batched) matrix product;
+    returns (..., B, N).
 
     ``d_ij = (2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` — :func:`dist`'s asinh form with
     ``||x - y||_L^2 = -2/c - 2<x, y>_L``. Through the matrix product the absolute error of ``z = -c<x, y>_L`` is

@@ -48,14 +48,18 @@ class ContributionAwarePool(nn.Module):
         self.tau = BoundedLogScalar(tau_init, *tau_bounds, learnable=learn_tau, name="tau_agg")
 
     def token_distances(self, tokens: Tensor, anchor: Tensor, space: nn.Module, modality: str) -> Tensor:
-        """Distance of every token to the anchor, (B, L), in float32."""
+        """Distance of every token to the anchor, (B, L), in float32.
+
+        One batched matrix-vector product per item (:func:`lorentz.pairwise_dist`), 4x cheaper forward + backward than
+        the elementwise :func:`lorentz.dist` (``benchmarks/speed.py``); its absolute error near 0 (about
+        ``2 sqrt(eps x_0 y_0)``, 3e-4 in float32) moves a weight by at most that over ``tau_agg``."""
         if self.geometry == "euclidean":
             return (tokens.float() - anchor.float().unsqueeze(1)).norm(dim=-1)
         c = space.c()
         with torch.autocast(device_type=tokens.device.type, enabled=False):
             x = lorentz.expmap0(space.tangent(tokens, modality), c)
             a = lorentz.expmap0(space.tangent(anchor, modality), c)
-            return lorentz.dist(x, a.unsqueeze(1), c)
+            return lorentz.pairwise_dist(x, a.unsqueeze(1), c).squeeze(-1)
 
     def forward(self, tokens: Tensor, mask: Tensor, space: nn.Module, modality: str) -> tuple[Tensor, Tensor]:
         anchor, _ = masked_mean(tokens, mask)

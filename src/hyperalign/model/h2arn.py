@@ -31,10 +31,17 @@ class _Strict(BaseModel):
 
 
 class ContextConfig(_Strict):
+    """The structural context encoders. ``dropout`` acts on the residual and feed-forward paths;
+    ``attention_dropout`` on the attention weights (default 0: nonzero values leave PyTorch's fused attention kernel
+    and cost 15-20 % of a step, ``benchmarks/results/speed.md``); ``checkpoint`` recomputes each block in the
+    backward pass (activation checkpointing: 3.3x less peak memory at the paper's batch 256, for one more forward)."""
+
     heads: int = Field(8, ge=1)
     layers: int = Field(4, ge=0)
     ff_mult: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    checkpoint: bool = False
 
 
 class AggregationConfig(_Strict):
@@ -89,10 +96,11 @@ class H2ARN(nn.Module):
                 raise ValueError("model.text.trainable is true: pass the TextTower to train with the model")
             self.text_tower = text_tower
         ctx = cfg.context
-        self.text_context = ContextEncoder(text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text")
+        extra = {"attention_dropout": ctx.attention_dropout, "checkpoint": ctx.checkpoint}
+        self.text_context = ContextEncoder(text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text", **extra)
         self.point_tower = build_point_tower(cfg.points)
         self.point_context = ContextEncoder(
-            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points"
+            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points", **extra
         )
         s = cfg.space
         if s.kind in ("lorentz", "hetero"):

@@ -3,7 +3,7 @@
 As in MERU (``meru/models.py``), the parameter is ``log(value)``; here the bound is applied in the forward pass
 (``exp(clamp(log_value, log(low), log(high)))``) instead of by writing ``.data``, so the optimiser state is never
 edited behind its back. Outside the bounds the gradient is zero; these parameters are excluded from weight decay
-(see :func:`hyperalign.train.optim.param_groups`), so nothing pushes them further.
+(see :func:`hyperalign.train.loop.param_groups`), so nothing pushes them further.
 """
 
 from __future__ import annotations

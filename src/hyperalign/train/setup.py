@@ -13,7 +13,6 @@ import torch
 from torch import Tensor, nn
 
 from hyperalign.data.layout import Dataset, load_dataset
-from hyperalign.data.pairs import CaptionTable
 from hyperalign.encoders.text import TextFeatureCache, TextTower
 from hyperalign.losses.objective import build_loss
 from hyperalign.model.h2arn import H2ARN
