@@ -21,3 +21,10 @@ def test_help_exits_0_and_names_the_program():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
     assert "hyperalign" in result.output and "--version" in result.output
+
+
+def test_bench_realdata_names_the_missing_dataset(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "realdata", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "nowhere" in result.output and "hyperalign data sweethome3d" in result.output
+    assert not (tmp_path / "realdata.json").exists()

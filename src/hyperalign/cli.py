@@ -371,6 +371,21 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _run_benchmark_script(name: str, args: list[str]) -> None:
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    import importlib.util
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+    spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    module.main(args)
+
+
 @bench_app.command("speed", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly_errors
 def bench_speed(ctx: typer.Context) -> None:
@@ -379,14 +394,16 @@ def bench_speed(ctx: typer.Context) -> None:
     Writes benchmarks/results/speed.json and speed.md. Extra options go to the script: --out, --scales, --steps,
     --eval-n, --blockwise-blocks, ... (python benchmarks/speed.py --help).
     """
-    import importlib.util
-    import sys
+    _run_benchmark_script("speed", list(ctx.args))
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"{script}: the speed benchmark needs a source checkout of hyperalign")
-    spec = importlib.util.spec_from_file_location("hyperalign_speed_benchmark", script)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    module.main(list(ctx.args))
+
+@bench_app.command("realdata", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly_errors
+def bench_realdata(ctx: typer.Context) -> None:
+    """Sweet Home 3D benchmark: H2ARN, its ablations and baselines, both splits, 3 seeds (benchmarks/realdata.py).
+
+    Needs the dataset of `hyperalign data sweethome3d` (default hyperalign-data/sweethome3d). Writes
+    benchmarks/results/realdata.json and realdata.md. Extra options go to the script: --data, --splits, --seeds,
+    --variants, --epochs, --set, ... (python benchmarks/realdata.py --help).
+    """
+    _run_benchmark_script("realdata", list(ctx.args))

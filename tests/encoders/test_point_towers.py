@@ -178,3 +178,21 @@ def test_bad_values_and_configs_are_refused():
         PointTowerConfig(kind="pointnet", depth=3)
     with pytest.raises(pydantic.ValidationError, match="kind"):
         PointTowerConfig(kind="pointmlp")
+
+
+def test_box_tower_sees_only_the_bounding_box():
+    """The size-only baseline: one token, a function of the box extents alone (not of point order, position,
+    colour or the points inside the box)."""
+    torch.manual_seed(0)
+    tower = build_point_tower(small_cfg("box", in_channels=6))
+    a = torch.rand(2, 50, 6)
+    tokens = tower(a)
+    assert tokens.shape == (2, 1, 24)
+    moved = a.clone()
+    moved[..., :3] += torch.tensor([0.3, -0.2, 0.1])  # translated
+    moved[..., 3:] = torch.rand(2, 50, 3)  # other colours
+    moved = moved[:, torch.randperm(50)]
+    torch.testing.assert_close(tower(moved), tokens, rtol=1e-5, atol=1e-6)
+    stretched = a.clone()
+    stretched[..., 1] *= 2.0
+    assert not torch.allclose(tower(stretched), tokens, atol=1e-4)

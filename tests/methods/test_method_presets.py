@@ -2,6 +2,7 @@
 alone on the tiny demo data."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -86,3 +87,33 @@ def test_pair_items_carry_one_caption_and_node_per_level(tiny_demo):
     assert nodes == [dataset.index.nodes.index(path[0]), dataset.index.nodes.index(path[1]), -1]
     again = pairs[1]
     assert all(torch.equal(item[k], again[k]) for k in item)  # seeded by (seed, epoch, index)
+
+
+SH3F_ROOT, WORDNET_DIR = Path("/usr/share/sweethome3d/furniture"), Path("/usr/share/wordnet")
+
+
+@pytest.fixture(scope="module")
+def real_subset(tmp_path_factory):
+    """The first 60 Sweet Home 3D items, converted by the CLI (name-disjoint split in index.json)."""
+    if not (any(SH3F_ROOT.glob("*.sh3f")) and (WORDNET_DIR / "data.noun").is_file()):
+        pytest.skip(f"needs Debian packages sweethome3d-furniture ({SH3F_ROOT}) and wordnet-base ({WORDNET_DIR})")
+    out = tmp_path_factory.mktemp("sh3d") / "data"
+    result = CliRunner().invoke(app, ["data", "sweethome3d", "--out", str(out), "--limit", "60", "--points", "128",
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["h2arn-cpu", "meru", "argent", "hetero", "ablation-eu-mp"])
+def test_method_trains_and_evaluates_on_real_data_from_the_cli(real_subset, tiny_overrides, tmp_path, preset):
+    runner = CliRunner()
+    overrides = [x for o in tiny_overrides(real_subset, tmp_path / "cache", epochs=1) for x in ("--set", o)]
+    trained = runner.invoke(app, ["train", "--config", preset, "--run-dir", str(tmp_path / "run"), "--no-progress",
+                                  "--set", "data.channels=6", "--set", "model.points.in_channels=6", *overrides])
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "eval.json"
+    evaluated = runner.invoke(app, ["eval", "--checkpoint", str(tmp_path / "run"), "--hierarchy", "--json", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(out.read_text())
+    assert 0.0 <= metrics["t2s_R@1"] <= 1.0 and "t2s_R@1/name" in metrics and 0.0 <= metrics["LA"] <= 1.0

@@ -75,6 +75,15 @@ def room_caption(name: str, category: str) -> str:
     return f"{name_caption(name)}, from the {category.lower()} section of the catalogue"
 
 
+def room_query(category: str) -> str:
+    """A room-level query with no name in it, for room retrieval and shape -> room classification:
+    "an item for the kitchen", "an item from the lights section of the catalogue"."""
+    room = ROOMS.get(category)
+    if room is not None:
+        return f"an item {room[0]}"
+    return f"an item from the {category.lower()} section of the catalogue"
+
+
 def instance_caption(name: str, category: str, coarse: CoarseClass, tags: Iterable[str]) -> str:
     """The item's own description: "an office armchair, a seat" plus up to :data:`MAX_TAGS` informative tags.
 

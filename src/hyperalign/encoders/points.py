@@ -12,6 +12,9 @@ Kinds (``PointTowerConfig.kind``):
 * ``"dgcnn"`` -- EdgeConv layers on a dynamic kNN graph (Wang et al., TOG 2019, Eq. 8; the tokeniser H2ARN uses),
   then per-point features max-pooled over the kNN groups of ``L_p`` FPS centres.
 * ``"pointnet"`` -- a shared per-point MLP (Qi et al., CVPR 2017), max-pooled over the same groups.
+* ``"box"`` -- a baseline that sees only the cloud's axis-aligned bounding-box extents (an MLP on
+  ``max - min`` per axis): one token, whatever ``num_tokens`` says. It measures how far size and proportions alone go
+  (issue 5's size-only baseline; Sweet Home 3D clouds keep their proportions).
 
 Normalisation is per-point LayerNorm rather than BatchNorm, so a cloud's tokens do not depend on its batch-mates
 and train and eval modes compute the same function. Nothing in a forward pass is random.
@@ -56,7 +59,7 @@ class PointTowerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["pointnet2", "dgcnn", "pointnet"] = "pointnet2"
+    kind: Literal["pointnet2", "dgcnn", "pointnet", "box"] = "pointnet2"
     in_channels: int = Field(3, ge=3)
     num_tokens: int = Field(32, ge=1)
     k: int = Field(16, ge=1)
@@ -296,10 +299,26 @@ class PointNetTokenizer(PointTokenizer):
         return self.out(neighbour_max(per_point, groups))
 
 
+class BoxTokenizer(PointTokenizer):
+    """Size-only baseline: the bounding-box extents ``max_j x_j - min_j x_j`` (3,) through an MLP
+    ``3 -> w -> w`` and a linear map to ``dim``; one token per cloud. Colour and shape detail are ignored."""
+
+    def __init__(self, cfg: PointTowerConfig) -> None:
+        super().__init__(cfg)
+        self.num_tokens = 1
+        self.mlp = _mlp(3, cfg.width, cfg.width)
+        self.out = nn.Linear(cfg.width, cfg.dim)
+
+    def _encode(self, xyz: Tensor, feats: Tensor) -> Tensor:
+        extents = xyz.amax(dim=1) - xyz.amin(dim=1)
+        return self.out(self.mlp(extents)).unsqueeze(1)
+
+
 _TOWERS: dict[str, type[PointTokenizer]] = {
     "pointnet2": PointNet2Tokenizer,
     "dgcnn": DGCNNTokenizer,
     "pointnet": PointNetTokenizer,
+    "box": BoxTokenizer,
 }
 
 

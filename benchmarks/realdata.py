@@ -1,0 +1,275 @@
+"""Sweet Home 3D benchmark (issue 5): H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+
+    hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
+    python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
+        [--splits name item] [--seeds 0 1 2] [--variants ...] [--epochs N] [--work runs/realdata]
+    hyperalign bench realdata [same options]
+
+Every trained variant is a preset plus ``--set``-style overrides, trained by ``hyperalign.train`` (checkpoint chosen
+on the validation split) and scored once on the test split. Protocol (gallery = the split's test items; a query is
+correct if any item it describes is retrieved):
+
+* name level, text -> shape: R@1, R@10, mAP (headline); on the item split also for names never seen in training;
+* instance level: R@1/5/10 both directions and Rsum (shape -> text: the gallery is the test items' own captions);
+  on the item split also text -> shape R@1 / R@10 for items whose name is seen / unseen in training;
+* coarse class: text -> shape mAP;
+* room (the catalogue category, 12 of them): room-query -> shape mAP and shape -> room accuracy (nearest of the
+  room queries of :func:`hyperalign.data._sh3f_text.room_query`, never seen in training: zero-shot).
+
+References computed, not trained: ``chance`` (random distances, mean of 20 draws) and ``perfect room`` (items of the
+query's room first, in random order). Baselines trained with the same text side and loss: a size-only model (point
+tower ``box``: an MLP on the bounding-box extents) and a simple Euclidean model (plain PointNet + mean-pooled frozen
+MiniLM + cosine InfoNCE: ``ablation-eu-mp`` with no context layers).
+
+Each run's scores are written to ``<work>/<split>/<run>/benchmark.json``; a rerun reuses them (``--fresh`` retrains),
+so an interrupted benchmark continues where it stopped. Writes ``realdata.json`` and ``realdata.md``. Nothing here
+asserts anything about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+import hyperalign
+from hyperalign.atomic import write_text_atomic
+from hyperalign.data._sh3f_text import room_query
+from hyperalign.data.layout import Dataset, Item, load_dataset
+from hyperalign.data.pairs import PointStore
+from hyperalign.eval.evaluate import embed_store
+from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
+from hyperalign.train.config import load_config
+from hyperalign.train.loop import train
+
+SPLITS = {"name": "index.json", "item": "index-items.json"}
+SIMPLE = ("model.context.layers=0", "model.points.kind=pointnet")
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "H2ARN": ("h2arn-cpu", ()),
+    "w/o L_ord": ("ablation-no-ord", ()),
+    "w/o aggregation": ("ablation-no-agg", ()),
+    "w/o both": ("ablation-no-both", ()),
+    "Eu+MP": ("ablation-eu-mp", ()),
+    "Eu+CA": ("ablation-eu-ca", ()),
+    "simple Euclidean": ("ablation-eu-mp", SIMPLE),
+    "size-only": ("ablation-eu-mp", ("model.context.layers=0", "model.points.kind=box")),
+}
+REFERENCES = ("chance", "perfect room")
+HEADLINE = ["name_R@1", "name_R@10", "name_mAP", "inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "class_mAP",
+            "room_mAP", "room_acc"]
+ITEM_SPLIT_EXTRA = ["unseen_name_R@1", "unseen_name_R@10", "inst_t2s_R@1_seen", "inst_t2s_R@1_unseen"]
+
+
+@dataclass
+class Protocol:
+    """What the metrics need to know about the test items, independent of any model."""
+
+    items: list[Item]
+    queries: dict[str, list[str]]  # level -> caption texts (class, name, room, instance)
+    relevance: dict[str, Tensor]  # level -> (Q, S) bool, caption q describes item s
+    rooms: list[str]  # room categories present among the test items
+    item_room: Tensor  # (S,) index into rooms
+    unseen_item: Tensor  # (S,) bool: the item's name has no item in the training split
+
+    @classmethod
+    def build(cls, dataset: Dataset, split: str = "test") -> Protocol:
+        items = dataset.items(split)
+        train_names = {it.meta.get("name") for it in dataset.items("train")}
+        described: dict[str, dict[str, set[int]]] = {}
+        for s, item in enumerate(items):
+            for rec in dataset.captions(item):
+                described.setdefault(rec.level, {}).setdefault(rec.text, set()).add(s)
+        queries, relevance = {}, {}
+        for level, texts in described.items():
+            queries[level] = list(texts)
+            rel = torch.zeros(len(texts), len(items), dtype=torch.bool)
+            for q, members in enumerate(texts.values()):
+                rel[q, sorted(members)] = True
+            relevance[level] = rel
+        rooms = sorted({it.meta["category"] for it in items})
+        item_room = torch.tensor([rooms.index(it.meta["category"]) for it in items])
+        unseen = torch.tensor([it.meta.get("name") not in train_names for it in items])
+        return cls(items, queries, relevance, rooms, item_room, unseen)
+
+    @property
+    def room_relevance(self) -> Tensor:
+        return self.item_room[None, :] == torch.arange(len(self.rooms))[:, None]
+
+    def all_texts(self) -> list[str]:
+        return [t for level in self.queries for t in self.queries[level]] + [room_query(r) for r in self.rooms]
+
+    def split_rows(self, dist: Tensor) -> dict[str, Tensor]:
+        """Cut a (len(all_texts()), S) distance matrix into one block per level (+ ``room_query``)."""
+        out, start = {}, 0
+        for level, texts in self.queries.items():
+            out[level] = dist[start : start + len(texts)]
+            start += len(texts)
+        out["room_query"] = dist[start:]
+        return out
+
+
+def _recall(ranks: Tensor, k: int) -> float:
+    return float((ranks <= k).double().mean())
+
+
+def protocol_metrics(p: Protocol, dist: dict[str, Tensor]) -> dict[str, float]:
+    """All scores of one ranking (``dist[level]``: (Q, S) distances, smaller = closer; ``dist['room_query']``)."""
+    m: dict[str, float] = {}
+    rel = p.relevance
+    ranks = first_relevant_ranks(dist["name"], rel["name"])
+    m |= {"name_R@1": _recall(ranks, 1), "name_R@10": _recall(ranks, 10),
+          "name_mAP": float(average_precision(dist["name"], rel["name"]).mean())}
+    m["class_mAP"] = float(average_precision(dist["class"], rel["class"]).mean())
+    t2s = first_relevant_ranks(dist["instance"], rel["instance"])
+    s2t = first_relevant_ranks(dist["instance"].T, rel["instance"].T)
+    for k in (1, 5, 10):
+        m[f"inst_t2s_R@{k}"], m[f"inst_s2t_R@{k}"] = _recall(t2s, k), _recall(s2t, k)
+    m["inst_rsum"] = 100.0 * sum(m[f"inst_{d}_R@{k}"] for d in ("t2s", "s2t") for k in (1, 5, 10))
+    m["room_mAP"] = float(average_precision(dist["room_query"], p.room_relevance).mean())
+    m["room_acc"] = float((dist["room_query"].argmin(dim=0) == p.item_room).double().mean())
+    unseen_q = (rel["instance"] & p.unseen_item).any(dim=1)
+    if bool(unseen_q.any()) and not bool(unseen_q.all()):  # item split: names seen and unseen in training
+        m["inst_t2s_R@1_seen"] = _recall(t2s[~unseen_q], 1)
+        m["inst_t2s_R@1_unseen"] = _recall(t2s[unseen_q], 1)
+        unseen_names = (rel["name"] & p.unseen_item).any(dim=1)
+        m["unseen_name_R@1"] = _recall(ranks[unseen_names], 1)
+        m["unseen_name_R@10"] = _recall(ranks[unseen_names], 10)
+    return m
+
+
+def reference_metrics(p: Protocol, kind: str, draws: int = 20, seed: int = 0) -> dict[str, float]:
+    """``chance``: uniform random distances; ``perfect room``: the items of the query's room(s) (the rooms of the
+    items it describes) ahead of all others, random within; room queries rank their own room first."""
+    g = torch.Generator().manual_seed(seed)
+    runs = []
+    for _ in range(draws):
+        dist = {}
+        for level, rel in list(p.relevance.items()) + [("room_query", p.room_relevance)]:
+            noise = torch.rand(rel.shape, generator=g, dtype=torch.float64)
+            if kind == "perfect room":
+                query_rooms = (rel.double() @ p.room_relevance.T.double()) > 0  # (Q, R)
+                in_room = query_rooms[:, p.item_room]  # (Q, S)
+                noise = noise + (~in_room).double()
+            dist[level] = noise
+        runs.append(protocol_metrics(p, dist))
+    return {k: statistics.fmean(r[k] for r in runs) for k in runs[0]}
+
+
+@torch.no_grad()
+def model_metrics(run_dir: Path, dataset: Dataset, p: Protocol) -> dict[str, float]:
+    """Scores of the trained run in ``run_dir`` (its best checkpoint) on the protocol's items."""
+    retriever = hyperalign.load(run_dir)
+    shapes = embed_store(retriever.model, PointStore(dataset, p.items), retriever.points_per_cloud, 64)
+    text = retriever.encode_text(p.all_texts())
+    return protocol_metrics(p, p.split_rows(retriever.model.pairwise_distance(text, shapes)))
+
+
+def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p: Protocol, dataset: Dataset,
+                say: Callable[[str], None]) -> dict:
+    preset, extra = VARIANTS[variant]
+    run_dir = args.work / split / f"{variant.replace(' ', '-').replace('/', '')}-seed{seed}"
+    record = run_dir / "benchmark.json"
+    if record.is_file() and not args.fresh:
+        return json.loads(record.read_text())
+    overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *extra, *args.set]
+    if args.epochs:
+        overrides.append(f"optim.epochs={args.epochs}")
+    cfg = load_config(preset, overrides)
+    t0 = time.perf_counter()
+    result = train(cfg, run_dir, resume=False, progress=False)
+    wall = time.perf_counter() - t0
+    out = {"variant": variant, "split": split, "seed": seed, "preset": preset, "overrides": overrides,
+           "train_wall_s": wall, "epochs": cfg.optim.epochs, "best_val": result.best_metric,
+           "test": model_metrics(run_dir, dataset, p)}
+    write_text_atomic(record, json.dumps(out, indent=2))
+    t = out["test"]
+    say(f"{split:<4} {variant:<17} seed {seed}: name R@1 {t['name_R@1']:.3f} R@10 {t['name_R@10']:.3f}  "
+        f"inst R@1 {t['inst_t2s_R@1']:.3f} R@10 {t['inst_t2s_R@10']:.3f}  ({wall:.0f} s)")
+    return out
+
+
+def mean_std(values: list[float]) -> list[float]:
+    return [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0]
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Sweet Home 3D benchmark (issue 5)\n\n{result['note']}\n"]
+    for split, rows in result["table"].items():
+        cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
+        lines += [f"\n## {split} split ({result['split_files'][split]})\n",
+                  "| model | runs | " + " | ".join(cols) + " | train s |", "|---" * (len(cols) + 3) + "|"]
+        for name, row in rows.items():
+            cells = []
+            for c in cols:
+                if c not in row:
+                    cells.append("-")
+                    continue
+                mu, sd = row[c]
+                cells.append(f"{mu:.1f} ± {sd:.1f}" if c == "inst_rsum" else f"{mu:.3f} ± {sd:.3f}")
+            wall = f"{row['train_wall_s'][0]:.0f}" if "train_wall_s" in row else "-"
+            lines.append(f"| {name} | {row['runs']} | " + " | ".join(cells) + f" | {wall} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("hyperalign-data/sweethome3d"),
+                        help="dataset written by `hyperalign data sweethome3d`")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--work", type=Path, default=Path("runs/realdata"), help="run directories (reused)")
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--epochs", type=int, default=None, help="override every preset's optim.epochs")
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every trained run (key=value)")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs that already have results")
+    args = parser.parse_args(argv)
+    if not (args.data / SPLITS["name"]).is_file():
+        raise SystemExit(f"{args.data}: no {SPLITS['name']}; run `hyperalign data sweethome3d --out {args.data}` first")
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+
+    t_start = time.perf_counter()
+    table: dict[str, dict[str, dict]] = {}
+    runs: list[dict] = []
+    for split in args.splits:
+        dataset = load_dataset(args.data / SPLITS[split])
+        p = Protocol.build(dataset)
+        say(f"[{split}] {len(p.items)} test items, " + ", ".join(f"{len(q)} {lv} queries" for lv, q in p.queries.items())
+            + f", {len(p.rooms)} rooms")
+        table[split] = {}
+        for ref in REFERENCES:
+            table[split][ref] = {k: [v, 0.0] for k, v in reference_metrics(p, ref).items()} | {"runs": 0}
+        for variant in args.variants:
+            done = [run_variant(variant, split, seed, args, p, dataset, say) for seed in args.seeds]
+            runs += done
+            row = {k: mean_std([r["test"][k] for r in done]) for k in done[0]["test"]}
+            table[split][variant] = row | {"runs": len(done), "train_wall_s": mean_std([r["train_wall_s"] for r in done])}
+    command = " ".join(["python benchmarks/realdata.py", *(sys.argv[1:] if argv is None else argv)])
+    note = (f"Test split, gallery = test items; mean ± std over seeds {args.seeds} (references: 20 random draws). "
+            f"Command: `{command}`. "
+            "R@K, mAP and accuracy as fractions; inst_rsum in percentage points. Training time is wall seconds per "
+            "run on this machine (shared, so noisy).")
+    result = {"benchmark": "realdata (Sweet Home 3D)", "data": str(args.data), "split_files": SPLITS, "seeds": args.seeds,
+              "machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+              "hyperalign": hyperalign.__version__, "wall_s": time.perf_counter() - t_start, "note": note,
+              "table": table, "runs": runs}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out / "realdata.json", json.dumps(result, indent=2))
+    md = markdown(result)
+    write_text_atomic(args.out / "realdata.md", md)
+    say(md)
+
+
+if __name__ == "__main__":
+    main()
