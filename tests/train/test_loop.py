@@ -41,3 +41,33 @@ def test_warmup_cosine_schedule():
     f = warmup_cosine(100, 0.1)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5, abs=0.01) and f(100) == pytest.approx(0.0)
+
+
+def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp_path, monkeypatch):
+    """``init_points_from`` copies the point tower (and nothing else) from a pre-training run before step 1; a
+    tower of another shape is refused with a message naming the checkpoint file."""
+    from hyperalign.train import loop
+    from hyperalign.train.checkpoint import CheckpointError
+
+    base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
+    train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)
+    pre = load_file(str(tmp_path / "pre" / "best" / "weights.safetensors"))
+
+    seen = {}
+    real_epoch = loop._train_epoch
+
+    def capture(run, *args, **kwargs):  # the weights as they stand before the first step
+        seen.setdefault("state", {k: v.clone() for k, v in run.state_dict().items()})
+        return real_epoch(run, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", capture)
+    cfg = load_config("h2arn-cpu", base + [f"init_points_from={tmp_path / 'pre'}", "seed=1"])
+    train(cfg, tmp_path / "fine", progress=False)
+    tower = [k for k in pre if k.startswith("model.point_tower.")]
+    assert tower and all(torch.equal(seen["state"][k], pre[k]) for k in tower)
+    others = [k for k in pre if k.startswith("model.text_context.") and k.endswith("weight")]
+    assert others and not any(torch.equal(seen["state"][k], pre[k]) for k in others)
+
+    wider = load_config("h2arn-cpu", base + [f"init_points_from={tmp_path / 'pre'}", "model.points.width=24"])
+    with pytest.raises(CheckpointError, match="weights.safetensors.*shape mismatch"):
+        train(wider, tmp_path / "wider", progress=False)

@@ -99,10 +99,13 @@ def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({e})") from None
 
 
-def load_weights(directory: Path, weights: nn.Module) -> None:
-    """Load ``weights.safetensors`` into ``weights`` with a strict name and shape check."""
+def load_weights(directory: Path, weights: nn.Module, prefix: str = "") -> None:
+    """Load ``weights.safetensors`` into ``weights`` with a strict name and shape check. With ``prefix`` (e.g.
+    ``"model.point_tower."``) only the tensors under it are read, prefix stripped, into the submodule ``weights``."""
     path = Path(directory) / WEIGHTS
-    saved = _load_tensors(path)
+    saved = {k[len(prefix):]: v for k, v in _load_tensors(path).items() if k.startswith(prefix)}
+    if prefix and not saved:
+        raise CheckpointError(f"{path}: no tensors under {prefix!r}")
     expected = weights.state_dict()
     missing = sorted(set(expected) - set(saved))
     unexpected = sorted(set(saved) - set(expected))

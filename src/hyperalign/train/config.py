@@ -75,6 +75,9 @@ class TrainConfig(_Strict):
     eval: EvalConfig = EvalConfig()
     cache_dir: str = Field("~/.cache/hyperalign", description="where frozen text-tower features are cached")
     keep_checkpoints: int = Field(2, ge=1, description="most recent epoch checkpoints kept (best is kept apart)")
+    init_points_from: str | None = Field(
+        None, description="run or checkpoint directory whose point tower initialises this run's (pre-training; "
+        "same model.points settings); ignored when the run resumes from its own checkpoint")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:

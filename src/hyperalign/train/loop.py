@@ -34,7 +34,7 @@ from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitVi
 from hyperalign.eval.evaluate import evaluate_view
 from hyperalign.train import distributed as D
 from hyperalign.atomic import write_text_atomic
-from hyperalign.train.checkpoint import CheckpointManager, load_trainer_state, load_weights
+from hyperalign.train.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
 from hyperalign.train.config import TrainConfig, dump_config
 from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
 
@@ -162,6 +162,10 @@ def train(
         best_metric = float(meta.get("best_metric", -math.inf))
         history = [h for h in _read_history(metrics_path) if h["epoch"] < start_epoch]
         say(f"resumed from {latest} (epoch {meta['epoch']})")
+    elif cfg.init_points_from is not None:
+        source = resolve_checkpoint(Path(cfg.init_points_from).expanduser())
+        load_weights(source, run.model.point_tower, prefix="model.point_tower.")
+        say(f"point tower initialised from {source}")
     if main:
         write_text_atomic(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
     device = D.device()
