@@ -607,6 +607,26 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def carry_over(result: dict[str, Any], old: dict[str, Any], source: str) -> None:
+    """Copy into ``result`` the sections it lacks from an earlier run ``old`` (per scale, and the data-wait study),
+    recompute each scale's summary, and say in the notes which sections are carried over."""
+    carried = []
+    for name, res in result["scales"].items():
+        missing = [k for k in old.get("scales", {}).get(name, {}) if k not in res and k not in ("summary", "scale")]
+        for key in missing:
+            res[key] = old["scales"][name][key]
+        res["summary"] = summary(res)
+        carried += [f"{name}/{k}" for k in missing]
+    if "data_wait" not in result and "data_wait" in old:
+        result["data_wait"] = old["data_wait"]
+        carried.append("data_wait")
+    if carried:
+        result["carried_over"] = {"from": source, "sections": carried}
+        result["notes"].append(f"Carried over unchanged from an earlier run ({source}, whose own notes follow): "
+                               + ", ".join(carried) + ".")
+        result["notes"] += [f"(earlier run) {n}" for n in old.get("notes", [])]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
@@ -620,6 +640,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blockwise-blocks", type=int, default=None, help="time only the first blocks and extrapolate")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS, help="per-scale sections to run")
     parser.add_argument("--no-data-wait", dest="data_wait", action="store_false")
+    parser.add_argument("--keep-from", type=Path, default=None,
+                        help="a previous speed.json: sections not measured now are carried over from it, and marked so")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -640,6 +663,9 @@ def main(argv: list[str] | None = None) -> None:
         say("[cpu-preset] data wait and text-tower calls on the demo data")
         with tempfile.TemporaryDirectory() as tmp:
             result["data_wait"] = data_wait(Path(tmp), (0, 2), epochs=2, say=say)
+    result["notes"] = list(args.note)
+    if args.keep_from is not None:
+        carry_over(result, json.loads(args.keep_from.read_text()), str(args.keep_from))
     result["machine"]["load_end"] = os.getloadavg()
     result["wall_s"] = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
