@@ -33,8 +33,9 @@ class _Strict(BaseModel):
 class ContextConfig(_Strict):
     """The structural context encoders. ``dropout`` acts on the residual and feed-forward paths;
     ``attention_dropout`` on the attention weights (default 0: nonzero values leave PyTorch's fused attention kernel
-    and cost 15-20 % of a step, ``benchmarks/results/speed.md``); ``checkpoint`` recomputes each block in the
-    backward pass (activation checkpointing: 3.3x less peak memory at the paper's batch 256, for one more forward)."""
+    and make a step 12 % (CPU preset) to 58 % (paper scale) slower, ``benchmarks/results/speed.md``);
+    ``checkpoint`` recomputes each block in the backward pass (activation checkpointing: 3.4x less peak memory at
+    the paper's batch 256, for one more forward)."""
 
     heads: int = Field(8, ge=1)
     layers: int = Field(4, ge=0)
