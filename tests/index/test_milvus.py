@@ -7,7 +7,7 @@ import torch
 from hyperalign.geometry import lorentz
 from hyperalign.index.lorentz_index import IndexFileError, LorentzIndex
 
-pytest.importorskip("milvus_lite", reason="the Milvus backend test needs milvus-lite (pip install 'pymilvus[milvus_lite]')")
+pytest.importorskip("milvus_lite", reason="the Milvus backend test needs milvus-lite (pip install pymilvus milvus-lite)")
 
 from hyperalign.index.milvus import MilvusLorentzIndex  # noqa: E402
 

@@ -35,7 +35,7 @@ def _client(uri: str, token: str | None) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the Milvus backend needs pymilvus (and milvus-lite for a local file): pip install 'pymilvus[milvus_lite]'") from e
+        raise ImportError("the Milvus backend needs pymilvus (and milvus-lite for a local file): pip install pymilvus milvus-lite") from e
     return MilvusClient(uri, token=token) if token else MilvusClient(uri)
 
 
