@@ -191,12 +191,14 @@ def pretrain_on_demo(preset: str, seed: int, work: Path, say: Callable[[str], No
 
 
 def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p: Protocol, dataset: Dataset,
-                say: Callable[[str], None]) -> dict:
+                say: Callable[[str], None]) -> dict | None:
     preset, extra = VARIANTS[variant]
     run_dir = args.work / split / f"{variant.replace(' ', '-').replace('/', '')}-seed{seed}"
     record = run_dir / "benchmark.json"
     if record.is_file() and not args.fresh:
         return json.loads(record.read_text())
+    if args.only_recorded:
+        return None
     overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *extra, *args.set]
     if variant in PRETRAINED_ON_DEMO:
         overrides.append(f"init_points_from={pretrain_on_demo(preset, seed, args.work, say)}")
@@ -251,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override every preset's optim.epochs")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every trained run (key=value)")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already have results")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
+    parser.add_argument("--only-recorded", action="store_true",
+                        help="train nothing: tabulate the runs that already have results (the table says how many)")
     args = parser.parse_args(argv)
     if not (args.data / SPLITS["name"]).is_file():
         raise SystemExit(f"{args.data}: no {SPLITS['name']}; run `hyperalign data sweethome3d --out {args.data}` first")
@@ -270,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
         for ref in REFERENCES:
             table[split][ref] = {k: [v, 0.0] for k, v in reference_metrics(p, ref).items()} | {"runs": 0}
         for variant in args.variants:
-            done = [run_variant(variant, split, seed, args, p, dataset, say) for seed in args.seeds]
+            done = [r for seed in args.seeds if (r := run_variant(variant, split, seed, args, p, dataset, say))]
+            if not done:
+                continue
             runs += done
             row = {k: mean_std([r["test"][k] for r in done]) for k in done[0]["test"]}
             table[split][variant] = row | {"runs": len(done), "train_wall_s": mean_std([r["train_wall_s"] for r in done])}
@@ -278,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     note = (f"Test split, gallery = test items; mean ± std over seeds {args.seeds} (references: 20 random draws). "
             f"Command: `{command}`. "
             "R@K, mAP and accuracy as fractions; inst_rsum in percentage points. Training time is wall seconds per "
-            "run on this machine (shared, so noisy).")
+            "run on this machine (shared, so noisy).") + "".join(f"\n\n{n}" for n in args.note)
     result = {"benchmark": "realdata (Sweet Home 3D)", "data": str(args.data), "split_files": SPLITS, "seeds": args.seeds,
               "machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
               "hyperalign": hyperalign.__version__, "wall_s": time.perf_counter() - t_start, "note": note,
