@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> None:
             runs += done
             row = {k: mean_std([r["test"][k] for r in done]) for k in done[0]["test"]}
             table[split][variant] = row | {"runs": len(done), "train_wall_s": mean_std([r["train_wall_s"] for r in done])}
-    command = " ".join(["python benchmarks/realdata.py", *(sys.argv[1:] if argv is None else argv)])
+    given = sys.argv[1:] if argv is None else argv
+    shown = [a for i, a in enumerate(given) if a != "--note" and (i == 0 or given[i - 1] != "--note")]
+    command = " ".join(["python benchmarks/realdata.py", *shown])  # notes are printed on their own
     note = (f"Test split, gallery = test items; mean ± std over seeds {args.seeds} (references: 20 random draws). "
             f"Command: `{command}`. "
             "R@K, mAP and accuracy as fractions; inst_rsum in percentage points. Training time is wall seconds per "
