@@ -2,7 +2,6 @@
 alone on the tiny demo data."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +10,8 @@ from typer.testing import CliRunner
 import hyperalign
 from hyperalign.cli import app
 from hyperalign.data.layout import load_dataset
+from hyperalign.data.sweethome3d import DEFAULT_ROOT as SH3F_ROOT
+from hyperalign.data.wordnet import DEFAULT_ROOT as WORDNET_ROOT
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.inference import evaluate
 from hyperalign.train.config import list_presets, load_config
@@ -89,14 +90,15 @@ def test_pair_items_carry_one_caption_and_node_per_level(tiny_demo):
     assert all(torch.equal(item[k], again[k]) for k in item)  # seeded by (seed, epoch, index)
 
 
-SH3F_ROOT, WORDNET_DIR = Path("/usr/share/sweethome3d/furniture"), Path("/usr/share/wordnet")
+needs_real_data = pytest.mark.skipif(
+    not (any(SH3F_ROOT.glob("*.sh3f")) and (WORDNET_ROOT / "data.noun").is_file()),
+    reason=f"needs Debian packages sweethome3d-furniture ({SH3F_ROOT}) and wordnet-base ({WORDNET_ROOT})",
+)
 
 
 @pytest.fixture(scope="module")
 def real_subset(tmp_path_factory):
     """The first 60 Sweet Home 3D items, converted by the CLI (name-disjoint split in index.json)."""
-    if not (any(SH3F_ROOT.glob("*.sh3f")) and (WORDNET_DIR / "data.noun").is_file()):
-        pytest.skip(f"needs Debian packages sweethome3d-furniture ({SH3F_ROOT}) and wordnet-base ({WORDNET_DIR})")
     out = tmp_path_factory.mktemp("sh3d") / "data"
     result = CliRunner().invoke(app, ["data", "sweethome3d", "--out", str(out), "--limit", "60", "--points", "128",
                                       "--no-progress"])
@@ -105,6 +107,7 @@ def real_subset(tmp_path_factory):
 
 
 @pytest.mark.slow
+@needs_real_data
 @pytest.mark.parametrize("preset", ["h2arn-cpu", "meru", "argent", "hetero", "ablation-eu-mp"])
 def test_method_trains_and_evaluates_on_real_data_from_the_cli(real_subset, tiny_overrides, tmp_path, preset):
     runner = CliRunner()
