@@ -5,7 +5,8 @@
   and its own), and, for evaluation, the query set: every distinct caption of the split with the items it describes
   (multi-positive ground truth: a caption is correct on any item it describes).
 * :class:`PairDataset` — training pairs (caption id, item, point cloud) for one epoch: each item once per epoch, with
-  one caption drawn by choosing a level uniformly and then a caption of that level; seeded by (seed, epoch, index),
+  one caption drawn by choosing a level (uniformly, or by ``level_weights``) and then a caption of that level; seeded
+  by (seed, epoch, index),
   so the draw does not depend on worker processes and a resumed run draws the same pairs. Each item also carries its
   hierarchy: one caption per level (``level_caption_ids``, from a separate seeded stream) and its tree node per level
   (``level_node_ids``), for losses over feature trees (:mod:`hyperalign.losses.hetero`).
@@ -148,6 +149,7 @@ class PairDataset(TorchDataset):
         jitter: float = 0.01,
         scale_range: tuple[float, float] = (0.9, 1.1),
         rotate_up: bool = True,
+        level_weights: dict[str, float] | None = None,
     ) -> None:
         self.view = view
         self.store = store
@@ -164,6 +166,15 @@ class PairDataset(TorchDataset):
             for cid in caps:
                 groups.setdefault(table.levels[cid], []).append(cid)
             self._by_level.append(groups)
+        # per item: its levels in sorted order and, when weighted, the probability of drawing each
+        weights = level_weights or {}
+        unknown = sorted(set(weights) - set(view.levels))
+        if unknown:
+            raise ValueError(f"data.level_weights: unknown level(s) {unknown}; this dataset's levels are {view.levels}")
+        self._level_p: list[np.ndarray | None] = []
+        for groups in self._by_level:
+            w = np.array([weights.get(lv, 1.0) for lv in sorted(groups)], dtype=np.float64)
+            self._level_p.append(None if not weights else w / w.sum() if w.sum() > 0 else None)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -174,7 +185,8 @@ class PairDataset(TorchDataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         groups = self._by_level[i]
-        level = sorted(groups)[rng.integers(len(groups))]
+        p = self._level_p[i]
+        level = sorted(groups)[rng.integers(len(groups)) if p is None else rng.choice(len(groups), p=p)]
         caption = groups[level][rng.integers(len(groups[level]))]
         cloud = self.store.clouds[i]
         pts = cloud[resample_indices(len(cloud), self.m, rng)]

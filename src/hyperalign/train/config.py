@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -42,6 +42,9 @@ class DataConfig(_Strict):
     jitter: float = Field(0.01, ge=0)
     scale_range: tuple[float, float] = (0.9, 1.1)
     rotate_up: bool = Field(True, description="random rotation about the up (y) axis in training")
+    level_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="relative odds of drawing each caption level for a training pair "
+        "(levels not named weigh 1; empty = uniform over the item's levels)")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes for point sampling and augmentation")
 
 

@@ -1,0 +1,48 @@
+"""Training pairs: the caption level of each pair is drawn uniformly or by ``data.level_weights``."""
+
+from collections import Counter
+
+import pytest
+
+from hyperalign.data.layout import load_dataset
+from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.train.config import ConfigError, load_config
+
+
+def _pairs(tiny_demo, **kw):
+    dataset = load_dataset(tiny_demo)
+    table = CaptionTable.from_dataset(dataset)
+    view = SplitView.build(dataset, table, "train")
+    return table, PairDataset(view, table, PointStore(dataset, view.items), points_per_cloud=8, seed=0, **kw)
+
+
+def _level_counts(table, pairs, epochs):
+    counts = Counter()
+    for epoch in range(epochs):
+        pairs.set_epoch(epoch)
+        counts.update(table.levels[int(pairs[i]["caption_id"])] for i in range(len(pairs)))
+    return counts
+
+
+def test_levels_are_drawn_uniformly_by_default(tiny_demo):
+    table, pairs = _pairs(tiny_demo)
+    counts = _level_counts(table, pairs, epochs=20)
+    total = sum(counts.values())
+    assert set(counts) == {"category", "subtype", "instance"}
+    assert all(abs(n / total - 1 / 3) < 0.05 for n in counts.values()), counts
+
+
+def test_level_weights_set_the_odds_of_each_level(tiny_demo):
+    table, pairs = _pairs(tiny_demo, level_weights={"instance": 3.0})  # odds 1 : 1 : 3
+    counts = _level_counts(table, pairs, epochs=20)
+    total = sum(counts.values())
+    assert abs(counts["instance"] / total - 0.6) < 0.05 and abs(counts["category"] / total - 0.2) < 0.05, counts
+    table, only = _pairs(tiny_demo, level_weights={"category": 0.0, "subtype": 0.0})
+    assert set(_level_counts(table, only, epochs=2)) == {"instance"}
+
+
+def test_unknown_level_weight_is_an_error_naming_the_levels(tiny_demo):
+    with pytest.raises(ValueError, match=r"data.level_weights: unknown level\(s\) \['room'\].*'category'"):
+        _pairs(tiny_demo, level_weights={"room": 2.0})
+    with pytest.raises(ConfigError, match="data.level_weights.instance"):
+        load_config("h2arn-cpu", ["data.level_weights.instance=-1"])
