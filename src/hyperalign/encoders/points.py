@@ -100,10 +100,19 @@ def farthest_point_sample(xyz: Tensor, m: int, start: Tensor | None = None) -> T
         steps = min(m, n)
         idx = torch.empty(b, steps, dtype=torch.long, device=xyz.device)
         nearest = torch.full((b, n), float("inf"), dtype=xyz.dtype, device=xyz.device)
+        # one contiguous (B, N) plane per coordinate and preallocated buffers: the loop runs 3 + 3 in-place ops per
+        # axis instead of a (B, N, 3) broadcast and a reduction over its short last axis (5x faster at N = 512, same
+        # sums in the same order: ((dx^2 + dy^2) + dz^2))
+        planes = xyz.permute(2, 0, 1).contiguous()
+        dist, term = torch.empty_like(nearest), torch.empty_like(nearest)
         far = start.long()
         for step in range(steps):
             idx[:, step] = far
-            nearest = torch.minimum(nearest, (xyz - xyz[rows, far][:, None]).square().sum(-1))
+            picked = planes[:, rows, far]  # (3, B)
+            torch.sub(planes[0], picked[0, :, None], out=dist).square_()
+            for axis in (1, 2):
+                dist.add_(torch.sub(planes[axis], picked[axis, :, None], out=term).square_())
+            torch.minimum(nearest, dist, out=nearest)
             far = nearest.argmax(dim=1)
         if m > n:
             idx = idx[:, torch.arange(m, device=xyz.device) % n]
