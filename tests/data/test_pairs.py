@@ -2,10 +2,11 @@
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from hyperalign.data.layout import load_dataset
-from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView, _augment
 from hyperalign.train.config import ConfigError, load_config
 
 
@@ -46,3 +47,25 @@ def test_unknown_level_weight_is_an_error_naming_the_levels(tiny_demo):
         _pairs(tiny_demo, level_weights={"room": 2.0})
     with pytest.raises(ConfigError, match="data.level_weights.instance"):
         load_config("h2arn-cpu", ["data.level_weights.instance=-1"])
+
+
+@pytest.mark.parametrize("up", ["x", "y", "z"])
+def test_rotation_turns_clouds_about_the_datasets_up_axis(up):
+    axis = "xyz".index(up)
+    cloud = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    out = _augment(cloud, np.random.default_rng(1), jitter=0.0, scale_range=(1.0, 1.0), rotate_up=True, up_axis=axis)
+    flat = [a for a in range(3) if a != axis]
+    assert np.array_equal(out[:, axis], cloud[:, axis]) and np.array_equal(out[:, 3:], cloud[:, 3:])
+    assert not np.allclose(out[:, flat], cloud[:, flat])
+    np.testing.assert_allclose(np.linalg.norm(out[:, flat], axis=1), np.linalg.norm(cloud[:, flat], axis=1), rtol=1e-5)
+
+
+def test_demo_data_is_z_up_and_its_training_pairs_keep_heights(tiny_demo):
+    dataset = load_dataset(tiny_demo)
+    assert dataset.index.up_axis == "z"
+    table, pairs = _pairs(tiny_demo, up_axis=dataset.index.up_axis)
+    pairs.jitter, pairs.scale_range = 0.0, (1.0, 1.0)
+    pairs.set_epoch(1)
+    sample = pairs[0]["points"].numpy()
+    heights = np.sort(pairs.store.clouds[0][:, 2])
+    assert np.all(np.isin(sample[:, 2], heights))  # every height is one of the cloud's own: no tumbling

@@ -24,6 +24,7 @@ from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, load_datase
 
 LEVELS = ("category", "subtype", "instance")
 NAME = "hyperalign-demo"
+REVISION = 2  # bumped when the written data changes for the same settings (2: the index declares up_axis "z")
 POSITION_NOISE = 0.008  # per-point Gaussian noise, relative to the shape's radius
 COLOUR_NOISE = 0.02
 
@@ -63,7 +64,8 @@ def make_demo(
                 items.append(
                     Item(id=item_id, points=points, split=split_of[k], node=node_id, captions=captions, meta=meta)
                 )
-    index = LayoutIndex(name=NAME, levels=list(LEVELS), channels=6 if colour else 3, nodes=nodes, items=items)
+    index = LayoutIndex(name=NAME, levels=list(LEVELS), channels=6 if colour else 3, up_axis="z", nodes=nodes,
+                        items=items)
     return write_dataset(root, index)
 
 

@@ -2,6 +2,8 @@
 
 ``index.json`` (:class:`LayoutIndex`) lists ``levels`` from coarse to fine (the last is the items' own instance
 level), a caption tree of :class:`Node` s, and :class:`Item` s pointing at point files relative to the root.
+``up_axis`` names the clouds' vertical axis (default "y", as in Sweet Home 3D; the demo data is "z"):
+training's random rotation turns the clouds about it.
 Every problem is reported as one :class:`LayoutError` naming the index file, the item or node id and the field.
 """
 
@@ -69,6 +71,7 @@ class LayoutIndex(_Strict):
     name: NonBlank
     levels: list[NonBlank]
     channels: int = Field(3, strict=True)
+    up_axis: Literal["x", "y", "z"] = "y"
     nodes: list[Node] = []
     items: list[Item] = Field(min_length=1)
 

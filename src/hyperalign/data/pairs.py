@@ -103,14 +103,18 @@ def resample_indices(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([np.arange(n), rng.choice(n, size=m - n, replace=True)])
 
 
-def _augment(points: np.ndarray, rng: np.random.Generator, jitter: float, scale_range: tuple[float, float], rotate_up: bool) -> np.ndarray:
-    """Random rotation about the up (y) axis, anisotropic scaling and Gaussian jitter of the xyz channels."""
+def _augment(points: np.ndarray, rng: np.random.Generator, jitter: float, scale_range: tuple[float, float],
+             rotate_up: bool, up_axis: int = 1) -> np.ndarray:
+    """Random rotation about the up axis (index ``up_axis`` of xyz), anisotropic scaling and Gaussian jitter of the
+    xyz channels."""
     out = points.copy()
     xyz = out[:, :3]
     if rotate_up:
         a = rng.uniform(0, 2 * np.pi)
         ca, sa = np.cos(a), np.sin(a)
-        rot = np.array([[ca, 0.0, sa], [0.0, 1.0, 0.0], [-sa, 0.0, ca]], dtype=np.float32)
+        u, v = [axis for axis in range(3) if axis != up_axis]  # the horizontal plane, turned by a
+        rot = np.eye(3, dtype=np.float32)
+        rot[u, u], rot[u, v], rot[v, u], rot[v, v] = ca, sa, -sa, ca
         xyz = xyz @ rot.T
     xyz = xyz * rng.uniform(*scale_range, size=(1, 3)).astype(np.float32)
     if jitter > 0:
@@ -150,6 +154,7 @@ class PairDataset(TorchDataset):
         scale_range: tuple[float, float] = (0.9, 1.1),
         rotate_up: bool = True,
         level_weights: dict[str, float] | None = None,
+        up_axis: str = "y",
     ) -> None:
         self.view = view
         self.store = store
@@ -159,6 +164,7 @@ class PairDataset(TorchDataset):
         self.jitter = jitter
         self.scale_range = scale_range
         self.rotate_up = rotate_up
+        self.up_axis = "xyz".index(up_axis)
         self.epoch = 0
         self._by_level: list[dict[str, list[int]]] = []
         for caps in view.item_captions:
@@ -191,7 +197,7 @@ class PairDataset(TorchDataset):
         cloud = self.store.clouds[i]
         pts = cloud[resample_indices(len(cloud), self.m, rng)]
         if self.augment:
-            pts = _augment(pts, rng, self.jitter, self.scale_range, self.rotate_up)
+            pts = _augment(pts, rng, self.jitter, self.scale_range, self.rotate_up, self.up_axis)
         # one caption per level from its own stream, so the draws above are those of a dataset without this field
         level_rng = np.random.default_rng([self.seed, self.epoch, i, 1])
         level_captions = [

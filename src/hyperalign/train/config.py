@@ -41,7 +41,8 @@ class DataConfig(_Strict):
     augment: bool = True
     jitter: float = Field(0.01, ge=0)
     scale_range: tuple[float, float] = (0.9, 1.1)
-    rotate_up: bool = Field(True, description="random rotation about the up (y) axis in training")
+    rotate_up: bool = Field(True, description="random rotation about the dataset's up axis in training (index.json "
+                            "`up_axis`, default y); turn it off for catalogues whose models all face the same way")
     level_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="relative odds of drawing each caption level for a training pair "
         "(levels not named weigh 1; empty = uniform over the item's levels)")

@@ -146,7 +146,7 @@ def train(
     pairs = PairDataset(
         train_view, table, train_store, points_per_cloud=dc.points_per_cloud, seed=cfg.seed,
         augment=dc.augment, jitter=dc.jitter, scale_range=dc.scale_range, rotate_up=dc.rotate_up,
-        level_weights=dc.level_weights,
+        level_weights=dc.level_weights, up_axis=dataset.index.up_axis,
     )
     oc = cfg.optim
     steps_per_epoch = math.ceil(len(pairs) / oc.batch_size)

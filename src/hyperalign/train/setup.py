@@ -20,8 +20,12 @@ from hyperalign.train.config import DemoDataConfig, TrainConfig
 
 
 def demo_data_dir(cache_dir: str | Path, demo: DemoDataConfig) -> Path:
-    """Where the built-in demo data for these settings lives (generated once, keyed by its settings)."""
-    key = hashlib.sha256(json.dumps(demo.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+    """Where the built-in demo data for these settings lives (generated once, keyed by its settings and the
+    generator's revision)."""
+    from hyperalign.data.demo import REVISION
+
+    settings = demo.model_dump() | {"revision": REVISION}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     return Path(cache_dir).expanduser() / "demo-data" / key
 
 
