@@ -45,6 +45,8 @@ def test_level_weights_set_the_odds_of_each_level(tiny_demo):
 def test_unknown_level_weight_is_an_error_naming_the_levels(tiny_demo):
     with pytest.raises(ValueError, match=r"data.level_weights: unknown level\(s\) \['room'\].*'category'"):
         _pairs(tiny_demo, level_weights={"room": 2.0})
+    with pytest.raises(ValueError, match=r"every caption level of item '.+' \(\['category', 'instance', 'subtype'\]\)"):
+        _pairs(tiny_demo, level_weights={"category": 0.0, "subtype": 0.0, "instance": 0.0})
     with pytest.raises(ConfigError, match="data.level_weights.instance"):
         load_config("h2arn-cpu", ["data.level_weights.instance=-1"])
 

@@ -6,10 +6,9 @@
   (multi-positive ground truth: a caption is correct on any item it describes).
 * :class:`PairDataset` — training pairs (caption id, item, point cloud) for one epoch: each item once per epoch, with
   one caption drawn by choosing a level (uniformly, or by ``level_weights``) and then a caption of that level; seeded
-  by (seed, epoch, index),
-  so the draw does not depend on worker processes and a resumed run draws the same pairs. Each item also carries its
-  hierarchy: one caption per level (``level_caption_ids``, from a separate seeded stream) and its tree node per level
-  (``level_node_ids``), for losses over feature trees (:mod:`hyperalign.losses.hetero`).
+  by (seed, epoch, index), so the draw does not depend on worker processes and a resumed run draws the same pairs.
+  Each item also carries its hierarchy: one caption per level (``level_caption_ids``, from a separate seeded stream)
+  and its tree node per level (``level_node_ids``), for losses over feature trees (:mod:`hyperalign.losses.hetero`).
 """
 
 from __future__ import annotations
@@ -178,9 +177,12 @@ class PairDataset(TorchDataset):
         if unknown:
             raise ValueError(f"data.level_weights: unknown level(s) {unknown}; this dataset's levels are {view.levels}")
         self._level_p: list[np.ndarray | None] = []
-        for groups in self._by_level:
+        for item, groups in zip(view.items, self._by_level):
             w = np.array([weights.get(lv, 1.0) for lv in sorted(groups)], dtype=np.float64)
-            self._level_p.append(None if not weights else w / w.sum() if w.sum() > 0 else None)
+            if weights and w.sum() == 0:
+                raise ValueError(f"data.level_weights: every caption level of item {item.id!r} ({sorted(groups)}) has "
+                                 "weight 0; give at least one of them a positive weight")
+            self._level_p.append(w / w.sum() if weights else None)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
