@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.atomic import atomic_path
-from hyperalign.data._cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
+from hyperalign.data.formats.cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
 
 _OFF_HEADER = re.compile(r"(C?)(N?)OFF(\S*)")
 

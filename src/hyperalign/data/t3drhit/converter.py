@@ -29,8 +29,8 @@ from typing import Any, Literal
 import numpy as np
 
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._cloud import PointCloud
-from hyperalign.data.io import write_point_cloud
+from hyperalign.data.formats import write_point_cloud
+from hyperalign.data.formats.cloud import PointCloud
 from hyperalign.data.layout import Item, LayoutError, LayoutIndex, write_dataset
 
 Source = Literal["elephant", "s3dis"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperalign.data._cloud import PointCloud
+from hyperalign.data.formats.cloud import PointCloud
 
 Colourer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (face index (K,), barycentric (K, 3)) -> rgb (K, 3)
 GREY = 0.5  # colour of parts without any material
