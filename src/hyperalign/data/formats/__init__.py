@@ -11,4 +11,11 @@ from hyperalign.data.formats.io import (
     write_point_cloud,
 )
 
-__all__ = ["SUFFIXES", "PointCloud", "PointCloudError", "normalize_unit_sphere", "read_point_cloud", "write_point_cloud"]
+__all__ = [
+    "SUFFIXES",
+    "PointCloud",
+    "PointCloudError",
+    "normalize_unit_sphere",
+    "read_point_cloud",
+    "write_point_cloud",
+]
