@@ -1,7 +1,8 @@
 """Point cloud files: read and write by extension, with every problem reported as a :class:`PointCloudError`.
 
-Formats: .npy / .npz (N, 3|6|9) arrays, .ply (plyfile), .off and .obj meshes (surface sampled with trimesh,
-area-weighted and seeded; vertex-only files read as points), .xyz / .txt / .csv text, .h5 / .hdf5 (h5py).
+Formats: .npy / .npz (N, 3|6|9) arrays, .ply (plyfile), .off and .obj meshes (surface sampled area-weighted and
+seeded by :func:`hyperalign.data.formats.mesh.sample_surface`; vertex-only files read as points), .xyz / .txt /
+.csv text, .h5 / .hdf5 (h5py).
 Column order for arrays and text is xyz, then rgb, then normals; text headers and the npz / h5 writers name them.
 """
 

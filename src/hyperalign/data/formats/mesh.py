@@ -195,7 +195,8 @@ def write_off(path: Path, cloud: PointCloud) -> None:
 
 
 def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> PointCloud:
-    """Faces sampled via trimesh (vertex colours interpolated); a file with only ``v`` lines is read as points."""
+    """Parsed by trimesh, faces sampled by :func:`sample_surface` (vertex colours interpolated); a file with only
+    ``v`` lines is read as points."""
     import trimesh
 
     try:
