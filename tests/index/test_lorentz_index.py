@@ -114,8 +114,8 @@ def test_ivf_needs_enough_points_to_train():
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_save_load_round_trip(tmp_path, cloud, kind, new_index):
-    if new_index.backend == "milvus" and kind == "ivf":
-        pytest.skip("milvus-lite builds its IVF index when a segment seals, so results before and after differ")
+    if new_index.backend == "milvus" and kind != "flat":
+        pytest.skip("milvus-lite builds an approximate index only when a segment seals: results before and after differ")
     points, queries = cloud
     index = new_index(DIM, C, IndexSpec(kind=kind, nlist=16))
     index.add(points, np.arange(len(points)) * 3)

@@ -73,7 +73,7 @@ def test_api_serves_the_milvus_index(milvus_index_dir, tiny_index):
 
 
 def test_serve_command_loads_the_milvus_index(monkeypatch, milvus_index_dir):
-    import hyperalign.serve.server as server
+    from hyperalign.serve import server
 
     calls = []
     monkeypatch.setattr(server, "run_server", lambda index, **kw: calls.append(index))

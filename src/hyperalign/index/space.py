@@ -184,7 +184,7 @@ class SpaceCodec:
                 f"{'cosine (Euclidean)' if self.curvature is None else f'Lorentz with c={self.curvature:g}'}; "
                 "rebuild the index"
             )
-        if self.curvature is not None and not math.isclose(saved_c, self.curvature, rel_tol=1e-6):
+        if self.curvature is not None and not math.isclose(saved_c or 0.0, self.curvature, rel_tol=1e-6):
             raise IndexFileError(
                 f"{where}: curvature: the index was built for c={saved_c!r}, but the model has c={self.curvature!r}; "
                 "distances would be wrong, rebuild the index for this model"

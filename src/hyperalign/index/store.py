@@ -47,7 +47,7 @@ class StoreSpec(BaseModel):
 
     backend: Backend = "faiss"
     uri: str | None = None
-    collection: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    collection: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
     @model_validator(mode="after")
     def _complete(self) -> StoreSpec:
