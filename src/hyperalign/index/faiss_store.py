@@ -199,7 +199,7 @@ class FaissStore:
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict[str, Any]:
-        return {"backend": "faiss", "faiss": faiss_module().__version__}
+        return {"faiss": faiss_module().__version__}
 
     def save(self, directory: Path) -> None:
         if self._index is not None:

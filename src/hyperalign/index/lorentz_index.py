@@ -31,12 +31,12 @@ from hyperalign.atomic import atomic_directory
 from hyperalign.index.faiss_store import FaissStore
 from hyperalign.index.milvus import MilvusStore
 from hyperalign.index.space import IndexFileError, Space, SpaceCodec, as_ids
-from hyperalign.index.store import IndexSpec, StoreSpec, VectorStore
+from hyperalign.index.store import IndexSpec, StoreFactory, StoreSpec, VectorStore
 
 FORMAT = "hyperalign-lorentz-index/1"
 META_FILE = "meta.json"
 _CHUNK = 65_536  # queries per block when searching
-STORES: dict[str, Any] = {"faiss": FaissStore, "milvus": MilvusStore}  # backend name -> class with create / open
+STORES: dict[str, StoreFactory] = {"faiss": FaissStore, "milvus": MilvusStore}
 
 __all__ = ["IndexFileError", "IndexSpec", "LorentzIndex", "StoreSpec"]
 
@@ -163,7 +163,7 @@ class LorentzIndex:
             "count": len(self),
             "spec": self.spec.model_dump(),
             "store": self.where.model_dump(),
-            **{k: v for k, v in self.store.describe().items() if k not in ("backend", "uri", "collection")},
+            **self.store.describe(),
         }
 
     def save(self, directory: str | os.PathLike[str]) -> Path:

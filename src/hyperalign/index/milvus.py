@@ -180,7 +180,9 @@ class MilvusStore:
             yield chunk, self.points(chunk)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "milvus", "uri": self.uri, "collection": self.collection}
+        from importlib.metadata import version
+
+        return {"pymilvus": version("pymilvus")}
 
     def save(self, directory: Path) -> None:
         """The points live in the collection; the index metadata records where."""

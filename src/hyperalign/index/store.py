@@ -110,7 +110,7 @@ class VectorStore(Protocol):
         ...
 
     def describe(self) -> dict[str, Any]:
-        """What the index metadata records about this store (backend, location, library version)."""
+        """Library versions the index metadata records beside the :class:`StoreSpec`."""
         ...
 
     def save(self, directory: Path) -> None:
@@ -120,3 +120,11 @@ class VectorStore(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
+
+
+class StoreFactory(Protocol):
+    """A backend class: a new empty store, or the one a saved index directory records."""
+
+    def create(self, codec: SpaceCodec, spec: IndexSpec, where: StoreSpec) -> VectorStore: ...
+
+    def open(self, codec: SpaceCodec, spec: IndexSpec, where: StoreSpec, directory: Path, count: int) -> VectorStore: ...
