@@ -74,6 +74,11 @@ class FaissStore:
     def contains(self, ids: np.ndarray) -> np.ndarray:
         return np.isin(ids, self._ids)
 
+    @property
+    def nlist(self) -> int | None:
+        """IVF: the number of cells chosen at training (None before the first add, or for other kinds)."""
+        return int(self._index.nlist) if self.spec.kind == "ivf" and self._index is not None else None
+
     # ------------------------------------------------------------------ FAISS objects
     def _new_index(self) -> Any:
         faiss = faiss_module()
