@@ -92,6 +92,7 @@ class HealthOut(BaseModel):
     space: str
     curvature: float | None
     kind: str
+    backend: str = Field(description="where the points live: faiss or milvus")
     dataset: str
     limits: dict[str, int]
 
@@ -198,6 +199,7 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             space=index.shapes.space,
             curvature=index.shapes.curvature,
             kind=index.shapes.spec.kind,
+            backend=index.shapes.backend,
             dataset=str(index.info.get("dataset", "")),
             limits={k: int(v) for k, v in asdict(limits).items()},
         )
