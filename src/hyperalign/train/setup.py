@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from hyperalign.data.layout import Dataset, load_dataset
 from hyperalign.encoders.text import TextFeatureCache, TextTower
-from hyperalign.losses.objective import build_loss
+from hyperalign.losses.registry import build_loss
 from hyperalign.model.h2arn import H2ARN
 from hyperalign.train.config import DemoDataConfig, TrainConfig
 
