@@ -371,15 +371,39 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _source_checkout() -> Path:
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set, else the
+    directory of an editable install (``pip install -e``), read from the distribution's ``direct_url.json``
+    (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    import importlib.metadata
+    import os
+    from urllib.parse import unquote, urlparse
+
+    if os.environ.get("HYPERALIGN_SOURCE"):
+        return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    try:
+        direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        direct = {}
+    url = urlparse(direct.get("url", ""))
+    if url.scheme != "file" or not direct.get("dir_info", {}).get("editable"):
+        raise FileNotFoundError(
+            "hyperalign bench runs the benchmarks of a source checkout, and this is not an editable install: "
+            "clone the repository and `pip install -e .` there, or set HYPERALIGN_SOURCE to the checkout"
+        )
+    return Path(unquote(url.path))
+
+
 def _run_benchmark_script(name: str, args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout (:func:`_source_checkout`)."""
     import importlib.util
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    script = _source_checkout() / "benchmarks" / f"{name}.py"
     if not script.is_file():
-        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+        raise FileNotFoundError(f"{script}: no such benchmark (is HYPERALIGN_SOURCE or the editable install a checkout of hyperalign?)")
     spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

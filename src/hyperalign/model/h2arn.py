@@ -151,7 +151,11 @@ class H2ARN(nn.Module):
     def embed_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
         """Point clouds (B, N, C) -> embedded points (B, d), token weights (B, L_p)."""
         tokens = self.point_tower(points)
-        mask = tokens.new_ones(tokens.shape[:2], dtype=torch.bool)
+        return self.embed_point_tokens(tokens, tokens.new_ones(tokens.shape[:2], dtype=torch.bool))
+
+    def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d), weights (B, L_p): the
+        model after its point tower (as :meth:`embed_text_tokens` after the text tower)."""
         h = self.point_context(tokens, mask)
         z, w = self.point_pool(h, mask, self.space, "points")
         return self.space(z, "points"), w

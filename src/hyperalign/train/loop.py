@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from hyperalign import __version__
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.encoders.text import TextTower
 from hyperalign.eval.evaluate import evaluate_view
 from hyperalign.losses.registry import BatchInput, get_method
 from hyperalign.train import distributed as D
@@ -108,6 +109,20 @@ def _scalars(run: RunModules) -> dict[str, float]:
     return {k: v.item() for k, v in {**run.loss.scalars(), **run.model.scalars()}.items()}
 
 
+class TrainCallbacks:
+    """Hook points of :func:`train`; every method is a no-op here: subclass and override what you need (benchmarks
+    and tools observe a run this way instead of patching the loop)."""
+
+    def on_text_tower(self, tower: TextTower) -> None:
+        """The run's text tower, before it fills the feature cache (or, when trainable, before training)."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Before the training steps of ``epoch``."""
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        """After the training steps of ``epoch`` (its losses and timings in ``record``), before validation."""
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -128,12 +143,14 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     stop_after_epoch: int | None = None,
+    callbacks: TrainCallbacks | None = None,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; continue from its latest checkpoint when ``resume`` and one exists.
 
     ``stop_after_epoch`` ends the run early after that epoch (for tests of resume); the schedule is still the one
-    of ``optim.epochs``.
+    of ``optim.epochs``. ``callbacks`` observe the run (:class:`TrainCallbacks`).
     """
+    callbacks = callbacks or TrainCallbacks()
     D.init_from_env()
     main = D.is_main()
     say = (log or (lambda msg: None)) if main else (lambda msg: None)
@@ -150,7 +167,9 @@ def train(
     train_view = SplitView.build(dataset, table, "train")
     val_view = SplitView.build(dataset, table, "val")
     say(f"data: {dataset.root} ({len(train_view.items)} train / {len(val_view.items)} val shapes, {len(table.texts)} captions)")
-    feats = caption_features(cfg, table.texts, progress=progress and main)
+    tower = TextTower(cfg.model.text)
+    callbacks.on_text_tower(tower)
+    feats = caption_features(cfg, table.texts, tower, progress=progress and main)
     run = build_modules(cfg, feats.dim, feats.tower)
     train_store, val_store = PointStore(dataset, train_view.items), PointStore(dataset, val_view.items)
     dc = cfg.data
@@ -199,8 +218,10 @@ def train(
     last_epoch = oc.epochs if stop_after_epoch is None else min(oc.epochs, stop_after_epoch)
     for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
+        callbacks.on_epoch_start(epoch)
         record = _train_epoch(run, forward, pairs, feats, optimizer, scheduler, cfg, epoch, progress and main)
         record["epoch_time_s"] = time.perf_counter() - t0
+        callbacks.on_epoch_end(epoch, record)
         record.update(_scalars(run))
         if main and (epoch % cfg.eval.every == 0 or epoch == oc.epochs):
             val = evaluate_view(
