@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,21 @@ def test_env_var_names_the_checkout(monkeypatch, tmp_path):
     assert cli._source_checkout() == tmp_path
 
 
-def test_editable_install_is_found_from_direct_url(monkeypatch, tmp_path):
+def test_the_checkout_the_package_runs_from_is_found():
+    import hyperalign
+
+    checkout = cli._checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    assert checkout is not None and (checkout / "src" / "hyperalign" / "cli.py").is_file()
+    assert cli._checkout_containing(Path("/")) is None
+
+
+def _not_in_a_checkout(monkeypatch):
     monkeypatch.delenv("HYPERALIGN_SOURCE", raising=False)
+    monkeypatch.setattr(cli, "_checkout_containing", lambda package_dir: None)
+
+
+def test_editable_install_is_found_from_direct_url(monkeypatch, tmp_path):
+    _not_in_a_checkout(monkeypatch)
     dist = _Dist({"url": tmp_path.as_uri(), "dir_info": {"editable": True}})
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: dist)
     assert cli._source_checkout() == tmp_path
@@ -31,7 +45,7 @@ def test_editable_install_is_found_from_direct_url(monkeypatch, tmp_path):
 @pytest.mark.parametrize("direct_url", [None, {"url": "file:///somewhere", "dir_info": {}},
                                         {"url": "https://example.org/hyperalign.whl", "archive_info": {}}])
 def test_regular_install_is_a_clear_error(monkeypatch, direct_url):
-    monkeypatch.delenv("HYPERALIGN_SOURCE", raising=False)
+    _not_in_a_checkout(monkeypatch)
     monkeypatch.setattr(importlib.metadata, "distribution", lambda name: _Dist(direct_url))
     with pytest.raises(FileNotFoundError, match="not an editable install.*HYPERALIGN_SOURCE"):
         cli._source_checkout()

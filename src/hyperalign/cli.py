@@ -371,16 +371,37 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _checkout_containing(package_dir: Path) -> Path | None:
+    """The nearest ancestor of ``package_dir`` whose ``pyproject.toml`` declares the project ``hyperalign``, if any."""
+    import tomllib
+
+    for parent in package_dir.parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            return parent if project.get("name") == "hyperalign" else None
+    return None
+
+
 def _source_checkout() -> Path:
-    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set, else the
-    directory of an editable install (``pip install -e``), read from the distribution's ``direct_url.json``
-    (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set; else the
+    checkout the running package was imported from (an ancestor whose ``pyproject.toml`` names the project
+    ``hyperalign``); else the directory of an editable install (``pip install -e``), read from the distribution's
+    ``direct_url.json`` (PEP 610). A regular install ships no benchmarks: the error says what to do."""
     import importlib.metadata
     import os
     from urllib.parse import unquote, urlparse
 
+    import hyperalign
+
     if os.environ.get("HYPERALIGN_SOURCE"):
         return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    checkout = _checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    if checkout is not None:
+        return checkout
     try:
         direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
     except importlib.metadata.PackageNotFoundError:
