@@ -386,15 +386,60 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _checkout_containing(package_dir: Path) -> Path | None:
+    """The nearest ancestor of ``package_dir`` whose ``pyproject.toml`` declares the project ``hyperalign``, if any."""
+    import tomllib
+
+    for parent in package_dir.parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            return parent if project.get("name") == "hyperalign" else None
+    return None
+
+
+def _source_checkout() -> Path:
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set; else the
+    checkout the running package was imported from (an ancestor whose ``pyproject.toml`` names the project
+    ``hyperalign``); else the directory of an editable install (``pip install -e``), read from the distribution's
+    ``direct_url.json`` (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    import importlib.metadata
+    import os
+    from urllib.parse import unquote, urlparse
+
+    import hyperalign
+
+    if os.environ.get("HYPERALIGN_SOURCE"):
+        return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    checkout = _checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    if checkout is not None:
+        return checkout
+    try:
+        direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        direct = {}
+    url = urlparse(direct.get("url", ""))
+    if url.scheme != "file" or not direct.get("dir_info", {}).get("editable"):
+        raise FileNotFoundError(
+            "hyperalign bench runs the benchmarks of a source checkout, and this is not an editable install: "
+            "clone the repository and `pip install -e .` there, or set HYPERALIGN_SOURCE to the checkout"
+        )
+    return Path(unquote(url.path))
+
+
 def _run_benchmark_script(name: str, args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout (:func:`_source_checkout`)."""
     import importlib.util
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    script = _source_checkout() / "benchmarks" / f"{name}.py"
     if not script.is_file():
-        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+        raise FileNotFoundError(f"{script}: no such benchmark (is HYPERALIGN_SOURCE or the editable install a checkout of hyperalign?)")
     spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

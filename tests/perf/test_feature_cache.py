@@ -65,7 +65,7 @@ def test_cached_and_uncached_features_give_the_same_loss(tiny_demo, tiny_overrid
     for features in (cached, uncached):
         tokens, mask = features.batch(ids)
         text, _ = run.model.embed_text_tokens(tokens, mask)
-        losses.append(loop.weighted_total(run.loss(text, points, positives, run.model.space), cfg.loss.weights()))
+        losses.append(loop.weighted_total(run.loss(text, points, positives, run.model.space).terms, cfg.loss.weights()))
     a, b = cached.batch(ids), uncached.batch(ids)
     assert torch.equal(a[1], b[1])  # the same trimmed mask
     torch.testing.assert_close(a[0], b[0], rtol=1e-5, atol=1e-5)  # the tower on a different batch: rounding only

@@ -68,7 +68,7 @@ def _first_step_grads(rank: int, world: int, port: int, overrides: list[str], ou
     text, points = forward(*feats.batch(batch["caption_id"]), batch["points"])
     text, points = D.gather_with_grad(text), D.gather_with_grad(points)
     pos = view.positives(D.gather_ids(batch["caption_id"]), D.gather_ids(batch["shape_id"]))
-    weighted_total(run.loss(text, points, pos, run.model.space), cfg.loss.weights()).backward()
+    weighted_total(run.loss(text, points, pos, run.model.space).terms, cfg.loss.weights()).backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in run.named_parameters() if p.grad is not None}, out)
     if world > 1:

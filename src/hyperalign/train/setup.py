@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from hyperalign.data.layout import Dataset, load_dataset
 from hyperalign.encoders.text import TextFeatureCache, TextTower
-from hyperalign.losses.objective import build_loss
+from hyperalign.losses.base import Objective
+from hyperalign.losses.registry import build_loss
 from hyperalign.model.h2arn import H2ARN
 from hyperalign.train.config import DemoDataConfig, TrainConfig
 
@@ -80,7 +81,7 @@ class RunModules(nn.Module):
     ``forward`` embeds one batch of caption tokens and point clouds: it is what DistributedDataParallel wraps.
     """
 
-    def __init__(self, model: H2ARN, loss: nn.Module) -> None:
+    def __init__(self, model: H2ARN, loss: Objective) -> None:
         super().__init__()
         self.model = model
         self.loss = loss
