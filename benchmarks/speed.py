@@ -55,7 +55,7 @@ from hyperalign.losses.objective import DualGeometricLoss, LossConfig  # noqa: E
 from hyperalign.model.aggregate import ContributionAwarePool  # noqa: E402
 from hyperalign.model.context import ContextEncoder  # noqa: E402
 from hyperalign.model.embed import EuclideanSpace, LorentzSpace  # noqa: E402
-from hyperalign.train.config import load_config  # noqa: E402
+from hyperalign.config import load_config  # noqa: E402
 from hyperalign.train.loop import make_optimizer, param_groups, weighted_total  # noqa: E402
 
 MINILM_DIM = 384  # hidden size of the packaged all-MiniLM-L6-v2, the CPU preset's text tower

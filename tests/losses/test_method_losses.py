@@ -12,7 +12,7 @@ from hyperalign.losses.hetero import HeteroLoss, group_mean, point_tree, tree_ra
 from hyperalign.losses.objective import DualGeometricLoss, LossConfig, build_loss
 from hyperalign.losses.pairing import training_positives
 from hyperalign.model.embed import HeteroLorentzSpace, LorentzSpace
-from hyperalign.train.config import ConfigError, load_config
+from hyperalign.config import ConfigError, load_config
 
 f64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""The tiny index of tests/index (trained and built once per session, at the same on-disk location)."""
+"""The tiny index of tests/runtime (trained and built once per session, at the same on-disk location)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__).parents[1] / "index" / "conftest.py")
+_spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__).parents[1] / "runtime" / "conftest.py")
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
 
 @pytest.fixture(scope="session")
-def tiny_index(tmp_path_factory, tiny_demo):
-    from hyperalign.index import Index
+def tiny_index_path(tmp_path_factory, tiny_demo) -> Path:
+    return _fixtures.tiny_index_dir(tmp_path_factory, tiny_demo)
 
-    return Index.load(_fixtures.tiny_index_dir(tmp_path_factory, tiny_demo))
+
+@pytest.fixture(scope="session")
+def tiny_index(tiny_index_path):
+    from hyperalign.runtime.index import Index
+
+    return Index.load(tiny_index_path)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +38,7 @@ def client(tiny_index):
 def euclidean_client(tmp_path_factory, tiny_demo):
     from fastapi.testclient import TestClient
 
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
     from hyperalign.serve import create_app
 
     index = Index.build(_fixtures.tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
