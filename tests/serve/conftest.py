@@ -1,4 +1,4 @@
-"""The tiny index of tests/runtime (trained and built once per session, at the same on-disk location)."""
+"""The tiny index of tests/index (trained and built once per session, at the same on-disk location)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,12 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__).parents[1] / "runtime" / "conftest.py")
+_spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__).parents[1] / "index" / "conftest.py")
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
-
-@pytest.fixture(scope="session")
-def tiny_index_path(tmp_path_factory, tiny_demo) -> Path:
-    return _fixtures.tiny_index_dir(tmp_path_factory, tiny_demo)
-
-
-@pytest.fixture(scope="session")
-def tiny_index(tiny_index_path):
-    from hyperalign.runtime.index import Index
-
-    return Index.load(tiny_index_path)
+tiny_index_path = _fixtures.tiny_index_path
+tiny_index = _fixtures.tiny_index
 
 
 @pytest.fixture(scope="session")
