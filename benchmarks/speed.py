@@ -56,7 +56,7 @@ from hyperalign.losses.config import LossConfig  # noqa: E402
 from hyperalign.losses.registry import build_loss  # noqa: E402
 from hyperalign.model.h2arn import H2ARN, ContextConfig, ModelConfig, SpaceConfig  # noqa: E402
 from hyperalign.model.space_kind import SpaceKind, is_hyperbolic  # noqa: E402
-from hyperalign.train.config import load_config  # noqa: E402
+from hyperalign.config import load_config  # noqa: E402
 from hyperalign.train.loop import TrainCallbacks, make_optimizer, param_groups, weighted_total  # noqa: E402
 from hyperalign.train.setup import RunModules  # noqa: E402
 
@@ -151,8 +151,8 @@ def build_run(scale: Scale, variant: Variant) -> RunModules:
 def embed(run: RunModules, modality: str, tokens: Tensor, mask: Tensor) -> Tensor:
     """Embedded points of token features: the model after its text or point tower."""
     if modality == "text":
-        return run.model.embed_text_tokens(tokens, mask)[0]
-    return run.model.embed_point_tokens(tokens, mask)[0]
+        return run.model.embed_text_tokens(tokens, mask)
+    return run.model.embed_point_tokens(tokens, mask)
 
 
 def parameter_count(run: RunModules) -> int:

@@ -14,7 +14,7 @@ from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.losses.registry import build_loss
 from hyperalign.losses.pairing import training_positives
 from hyperalign.model.embed import HeteroLorentzSpace, LorentzSpace
-from hyperalign.train.config import ConfigError, load_config
+from hyperalign.config import ConfigError, load_config
 
 f64 = torch.float64
 

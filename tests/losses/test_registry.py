@@ -13,7 +13,7 @@ from hyperalign.losses.base import LossOutput, Objective
 from hyperalign.losses.config import LossConfig
 from hyperalign.losses.pairing import training_positives
 from hyperalign.model.scalars import BoundedLogScalar
-from hyperalign.train.config import ConfigError, load_config
+from hyperalign.config import ConfigError, load_config
 from hyperalign.train.loop import train
 
 

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from hyperalign.losses.dual import DualGeometricLoss
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import NonFiniteLossError, train
 
 

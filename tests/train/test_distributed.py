@@ -12,12 +12,13 @@ from safetensors.torch import load_file
 
 from torch.nn.parallel import DistributedDataParallel
 
+from hyperalign.config import load_config
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.runtime.features import caption_features
 from hyperalign.train import distributed as D
-from hyperalign.train.config import load_config
 from hyperalign.train.loop import train, weighted_total
-from hyperalign.train.setup import build_modules, caption_features
+from hyperalign.train.setup import build_modules
 
 # Tolerances. Gradients: the runs differ only in float32 summation order (batch-size-dependent BLAS blocking, the
 # all-gather); measured worst relative difference ~5e-6. Parameters after 4 AdamW steps: AdamW's first steps move each

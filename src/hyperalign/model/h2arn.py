@@ -136,29 +136,42 @@ class H2ARN(nn.Module):
             out.update({f"{k}_{m}": v for k, v in pool.scalars().items()})
         return out
 
-    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""
-        h = self.text_context(tokens, mask)
-        z, w = self.text_pool(h, mask, self.space, "text")
-        return self.space(z, "text"), w
+    def _pool_text(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.text_pool(self.text_context(tokens, mask), mask, self.space, "text")
 
-    def embed_texts(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        """Raw captions through the trainable text tower (only when ``text.trainable``)."""
+    def _pool_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        tokens = self.point_tower(points)
+        return self._pool_point_tokens(tokens, tokens.new_ones(tokens.shape[:2], dtype=torch.bool))
+
+    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d)."""
+        return self.space(self._pool_text(tokens, mask)[0], "text")
+
+    def text_token_weights(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Each token's weight in its caption's aggregate (B, L): rows sum to 1, padding gets 0."""
+        return self._pool_text(tokens, mask)[1]
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Raw captions through the trainable text tower (only when ``text.trainable``) -> embedded points (B, d)."""
         if not hasattr(self, "text_tower"):
             raise RuntimeError("this model has a frozen text tower: embed cached token features with embed_text_tokens")
         return self.embed_text_tokens(*self.text_tower(texts))
 
-    def embed_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """Point clouds (B, N, C) -> embedded points (B, d), token weights (B, L_p)."""
-        tokens = self.point_tower(points)
-        return self.embed_point_tokens(tokens, tokens.new_ones(tokens.shape[:2], dtype=torch.bool))
+    def _pool_point_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.point_pool(self.point_context(tokens, mask), mask, self.space, "points")
 
-    def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d), weights (B, L_p): the
-        model after its point tower (as :meth:`embed_text_tokens` after the text tower)."""
-        h = self.point_context(tokens, mask)
-        z, w = self.point_pool(h, mask, self.space, "points")
-        return self.space(z, "points"), w
+    def embed_points(self, points: Tensor) -> Tensor:
+        """Point clouds (B, N, C) -> embedded points (B, d)."""
+        return self.space(self._pool_points(points)[0], "points")
+
+    def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d): the model after its point
+        tower (as :meth:`embed_text_tokens` after the text tower)."""
+        return self.space(self._pool_point_tokens(tokens, mask)[0], "points")
+
+    def point_token_weights(self, points: Tensor) -> Tensor:
+        """Each point token's weight in its cloud's aggregate (B, L_p): rows sum to 1."""
+        return self._pool_points(points)[1]
 
     def pairwise_distance(self, text: Tensor, points: Tensor) -> Tensor:
         return self.space.pairwise_distance(text, points)

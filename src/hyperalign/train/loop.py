@@ -30,15 +30,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from hyperalign import __version__
+from hyperalign.atomic import write_text_atomic
+from hyperalign.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
+from hyperalign.config import TrainConfig, dump_config
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.encoders.text import TextTower
 from hyperalign.eval.evaluate import evaluate_view
 from hyperalign.losses.registry import BatchInput, get_method
+from hyperalign.runtime.datasets import resolve_dataset
+from hyperalign.runtime.features import CaptionFeatures, caption_features
 from hyperalign.train import distributed as D
-from hyperalign.atomic import write_text_atomic
-from hyperalign.train.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
-from hyperalign.train.config import TrainConfig, dump_config
-from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
+from hyperalign.train.setup import RunModules, build_modules
 
 
 def param_groups(modules: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -87,7 +89,7 @@ def level_inputs(
     caption and tree-node ids, all-gathered like the batch."""
     level_ids = batch["level_caption_ids"]
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        flat = run.model.embed_text_tokens(*(t.to(device) for t in feats.batch(level_ids[level_ids >= 0])))[0]
+        flat = run.model.embed_text_tokens(*(t.to(device) for t in feats.batch(level_ids[level_ids >= 0])))
     where = (level_ids >= 0).nonzero(as_tuple=True)
     level_text = flat.new_zeros(*level_ids.shape, flat.shape[-1]).index_put(tuple(w.to(device) for w in where), flat)
     return {"level_text": D.gather_with_grad(level_text), "level_caption_ids": D.gather_ids(level_ids.to(device)),

@@ -1,6 +1,6 @@
 import pytest
 
-from hyperalign.train.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
+from hyperalign.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
 
 ABLATIONS = ["ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"]
 
