@@ -28,7 +28,7 @@ ROOT = "__init__"  # hyperalign/__init__.py: the version and the lazy ``hyperali
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer)
     for layer in (
-        {"atomic", "checkpoint"},
+        {"atomic", "checkpoint", "pretrained"},
         {"geometry", "sampling"},
         {"data"},
         {"encoders", "model", "losses"},

@@ -70,7 +70,7 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 
 def _config(work: Path, variant: str, seed: int):  # noqa: ANN202
-    from hyperalign.train.config import load_config
+    from hyperalign.config import load_config
 
     c = VARIANTS[variant]["channels"]
     return load_config(PRESET, [*OVERRIDES, f"data.channels={c}", f"model.points.in_channels={c}", f"seed={seed}",
@@ -103,8 +103,8 @@ def _counts(path: Path) -> dict[str, dict[str, int]]:
 
 def cmd_ship(args: argparse.Namespace) -> None:
     import hyperalign
-    from hyperalign.inference import evaluate
-    from hyperalign.train.checkpoint import META, WEIGHTS
+    from hyperalign.runtime.evaluation import evaluate
+    from hyperalign.checkpoint import META, WEIGHTS
 
     work = Path(args.work)
     spec = VARIANTS[args.variant]

@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from hyperalign import pretrained
 from hyperalign.atomic import atomic_directory
 
 WEIGHTS = "weights.safetensors"
@@ -174,9 +175,18 @@ class CheckpointManager:
         return save_checkpoint(self.best, weights, meta)
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint directory from a run directory (its ``best``, else its latest epoch) or a checkpoint itself."""
+def resolve_checkpoint(path: Path | str) -> Path:
+    """A checkpoint directory from a run directory (its ``best``, else its latest epoch), a checkpoint itself, or the
+    name of a shipped pretrained model (:mod:`hyperalign.pretrained`) when no such path exists."""
     path = Path(path)
+    if not path.exists() and pretrained.is_name(str(path)):
+        try:
+            return pretrained.path(str(path))
+        except KeyError:
+            raise CheckpointError(
+                f"{path}: no such run or checkpoint directory, and no pretrained model of that name; shipped "
+                f"models: {', '.join(pretrained.names()) or '(none)'} (`hyperalign pretrained` lists them)"
+            ) from None
     if (path / META).is_file():
         return path
     manager = CheckpointManager(path)

@@ -158,6 +158,32 @@ def presets() -> None:
     typer.echo("\n".join(list_presets()))
 
 
+@app.command("pretrained")
+def pretrained_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print the model cards as JSON."),
+) -> None:
+    """List the pretrained models shipped with the package (use a name as --checkpoint or hyperalign.load(name))."""
+    from hyperalign import pretrained
+
+    cards = [pretrained.card(name) for name in pretrained.names()]
+    if json_out:
+        typer.echo(json.dumps(cards, indent=2))
+        return
+    if not cards:
+        typer.echo("no pretrained models in this installation")
+    for card in cards:
+        counts = "; ".join(
+            f"{source} " + ", ".join(f"{n} {split}" for split, n in by_split.items())
+            for source, by_split in card["training_data"]["counts"].items()
+        )
+        typer.echo(f"{card['name']}: {card['summary']}")
+        typer.echo(f"  trained on: {counts} (no test items of any benchmark split)")
+        for m in card["test_metrics"].values():
+            typer.echo(f"  test, {m['benchmark']}: text->shape R@1 {m['t2s_R@1']:.3f}, R@10 {m['t2s_R@10']:.3f}, "
+                       f"Rsum {m['rsum']:.1f}")
+        typer.echo(f"  card: {pretrained.path(card['name']) / 'README.md'}")
+
+
 @app.command()
 @friendly_errors
 def train(

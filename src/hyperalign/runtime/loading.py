@@ -8,6 +8,7 @@ optimiser state stay on disk.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperalign.checkpoint import MODEL_PREFIX, CheckpointError, load_weights, read_meta, resolve_checkpoint
+from hyperalign.checkpoint import MODEL_PREFIX, WEIGHTS, CheckpointError, load_weights, read_meta, resolve_checkpoint
 from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
@@ -38,6 +39,7 @@ class Retriever:
         self.model = model.eval()
         self.tower = tower
         self.meta = meta
+        self._weights_sha256: str | None = None
 
     @property
     def points_per_cloud(self) -> int:
@@ -46,6 +48,21 @@ class Retriever:
     @property
     def channels(self) -> int:
         return int(self.meta["preprocessing"]["channels"])
+
+    @property
+    def up_axis(self) -> str:
+        """The vertical axis of the clouds the model was trained on ("y" when the checkpoint does not record it)."""
+        return str(self.meta["preprocessing"].get("up_axis", "y"))
+
+    def weights_sha256(self) -> str:
+        """sha256 of the checkpoint's ``weights.safetensors``: identifies the model (index and cache fingerprints)."""
+        if self._weights_sha256 is None:
+            digest = hashlib.sha256()
+            with open(self.checkpoint / WEIGHTS, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            self._weights_sha256 = digest.hexdigest()
+        return self._weights_sha256
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
