@@ -23,8 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help and usage errors: importing rich costs about 0.5 s per call
 )
-data_app = typer.Typer(help="Make or convert datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Make or convert datasets.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -295,7 +296,7 @@ def plot(
 
 
 # ---------------------------------------------------------------------------------------------- search
-index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True)
+index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(index_app, name="index")
 
 
@@ -414,7 +415,7 @@ def serve(
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
 
 
-bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(bench_app, name="bench")
 
 

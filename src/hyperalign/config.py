@@ -80,6 +80,9 @@ class TrainConfig(_Strict):
     eval: EvalConfig = EvalConfig()
     cache_dir: str = Field("~/.cache/hyperalign", description="where frozen text-tower features are cached")
     keep_checkpoints: int = Field(2, ge=1, description="most recent epoch checkpoints kept (best is kept apart)")
+    init_from: str | None = Field(
+        None, description="run, checkpoint or shipped pretrained model whose model weights (all of them; same model "
+        "settings) initialise this run (fine-tuning); ignored when the run resumes from its own checkpoint")
     init_points_from: str | None = Field(
         None, description="run or checkpoint directory whose point tower initialises this run's (pre-training; "
         "same model.points settings); ignored when the run resumes from its own checkpoint")

@@ -71,3 +71,27 @@ def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp
     wider = load_config("h2arn-cpu", base + [f"init_points_from={tmp_path / 'pre'}", "model.points.width=24"])
     with pytest.raises(CheckpointError, match="weights.safetensors.*shape mismatch"):
         train(wider, tmp_path / "wider", progress=False)
+
+
+def test_whole_model_initialised_from_another_run(tiny_demo, tiny_overrides, tmp_path, monkeypatch):
+    """``init_from`` copies every model tensor (fine-tuning) before step 1; an unknown name is refused with the
+    list of shipped models."""
+    from hyperalign.checkpoint import CheckpointError
+    from hyperalign.train import loop
+
+    base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
+    train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)
+    pre = load_file(str(tmp_path / "pre" / "best" / "weights.safetensors"))
+    seen = {}
+    real_epoch = loop._train_epoch
+
+    def capture(run, *args, **kwargs):
+        seen.setdefault("state", {k: v.clone() for k, v in run.state_dict().items()})
+        return real_epoch(run, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_epoch", capture)
+    train(load_config("h2arn-cpu", base + [f"init_from={tmp_path / 'pre'}", "seed=1"]), tmp_path / "fine", progress=False)
+    model = [k for k in pre if k.startswith("model.")]
+    assert model and all(torch.equal(seen["state"][k], pre[k]) for k in model)
+    with pytest.raises(CheckpointError, match="no pretrained model of that name; shipped models"):
+        train(load_config("h2arn-cpu", base + ["init_from=no-such-model"]), tmp_path / "bad", progress=False)

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from hyperalign import __version__
 from hyperalign.atomic import write_text_atomic
-from hyperalign.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
+from hyperalign.checkpoint import MODEL_PREFIX, CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
 from hyperalign.config import TrainConfig, dump_config
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.encoders.text import TextTower
@@ -196,6 +196,10 @@ def train(
         best_metric = float(meta.get("best_metric", -math.inf))
         history = [h for h in _read_history(metrics_path) if h["epoch"] < start_epoch]
         say(f"resumed from {latest} (epoch {meta['epoch']})")
+    elif cfg.init_from is not None:
+        source = resolve_checkpoint(Path(cfg.init_from).expanduser())
+        load_weights(source, run.model, prefix=MODEL_PREFIX)
+        say(f"model initialised from {source}")
     elif cfg.init_points_from is not None:
         source = resolve_checkpoint(Path(cfg.init_points_from).expanduser())
         load_weights(source, run.model.point_tower, prefix="model.point_tower.")
