@@ -3,6 +3,7 @@
     python tools/pretrained.py data  --work W [--sh3d /work/data/sh3d] [--kicad DIR]
     python tools/pretrained.py train --work W --variant rgb --seed 0
     python tools/pretrained.py ship  --work W --variant rgb        # evaluates on the test splits, writes the package files
+    python tools/pretrained.py render --variant rgb                # README.md again from card.json (no evaluation)
 
 ``data`` writes one training dataset per variant: Sweet Home 3D items that are ``train`` in both of its splits
 (name-disjoint ``index.json`` and ``index-items.json``) plus the demo's train split (the KiCad set too when ``--kicad``
@@ -161,7 +162,7 @@ def cmd_ship(args: argparse.Namespace) -> None:
     print(json.dumps(card["test_metrics"], indent=2))
 
 
-HEADLINE = ("t2s_R@1", "t2s_R@5", "t2s_R@10", "s2t_R@1", "s2t_R@10", "rsum", "t2s_medr", "mrr")
+HEADLINE = ("t2s_R@1", "t2s_R@5", "t2s_R@10", "s2t_R@1", "s2t_R@10", "rsum", "t2s_MedR", "t2s_MRR", "LA", "depth_spearman")
 
 
 def render_card(card: dict) -> str:
@@ -185,10 +186,16 @@ def render_card(card: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_render(args: argparse.Namespace) -> None:
+    """Re-render ``README.md`` from ``card.json`` (no evaluation: the test splits are read once, by ``ship``)."""
+    out = PACKAGE / VARIANTS[args.variant]["name"]
+    (out / "README.md").write_text(render_card(json.loads((out / "card.json").read_text())))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("data", "train", "ship"):
+    for name in ("data", "train", "ship", "render"):
         p = sub.add_parser(name)
         p.add_argument("--work", required=True)
         p.add_argument("--sh3d", default="/work/data/sh3d")
@@ -196,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--variant", choices=sorted(VARIANTS), default="rgb")
         p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    {"data": cmd_data, "train": cmd_train, "ship": cmd_ship}[args.cmd](args)
+    {"data": cmd_data, "train": cmd_train, "ship": cmd_ship, "render": cmd_render}[args.cmd](args)
 
 
 if __name__ == "__main__":

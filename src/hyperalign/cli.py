@@ -31,13 +31,9 @@ app.add_typer(data_app, name="data")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.formats import PointCloudError
-    from hyperalign.data.layout import LayoutError
-    from hyperalign.checkpoint import CheckpointError
-    from hyperalign.config import ConfigError
-
-    return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
+# The library's user-facing errors (ConfigError, CheckpointError, LayoutError, PointCloudError, IndexFileError, ...)
+# all derive from ValueError; naming the bases keeps a usage error from importing the modules that define them.
+USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, ValueError)
 
 
 def friendly_errors(fn: F) -> F:
@@ -47,7 +43,7 @@ def friendly_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except _user_errors() as e:
+        except USER_ERRORS as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
 
@@ -240,13 +236,13 @@ def embed(
     shard: str = typer.Option("0/1", help="Embed shard i of n (every n-th item from i), e.g. --shard 1/4."),
 ) -> None:
     """Embed a split's shapes and captions; writes embeddings plus a JSON sidecar of ids and texts."""
-    import hyperalign
-    from hyperalign.runtime.embeddings import embed_split
-
     try:
         i, n = (int(v) for v in shard.split("/"))
     except ValueError:
         raise ValueError(f"--shard {shard!r}: expected i/n, e.g. 0/4") from None
+    import hyperalign
+    from hyperalign.runtime.embeddings import embed_split
+
     written = embed_split(hyperalign.load(checkpoint), out, split, data, (i, n))
     _say(f"embeddings written to {written}")
 
@@ -257,8 +253,12 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Directory for the demo data and run."),
     epochs: int | None = typer.Option(None, min=1, help="Override the preset's epoch count."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    pretrained: str = typer.Option(
+        "h2arn-furniture", help="Shipped model to fine-tune on the demo data (`hyperalign pretrained`); "
+        "'none' trains the h2arn-cpu preset from scratch (about 40 epochs)."),
 ) -> None:
-    """Make the demo data, train the CPU preset, evaluate on the test split and run example text queries."""
+    """Make the demo data, fine-tune a shipped model on it (a few epochs), evaluate on the test split, run example
+    text queries and build the search index."""
     from hyperalign.config import TrainConfig
     from hyperalign.runtime.demo import run_demo
     from hyperalign.train.loop import train as run_training
@@ -267,7 +267,7 @@ def demo(
         return run_training(cfg, run_dir, progress=progress, log=_say).run_dir
 
     t0 = time.perf_counter()
-    report = run_demo(out, train_run, epochs=epochs, log=_say)
+    report = run_demo(out, train_run, epochs=epochs, log=_say, pretrained=None if pretrained == "none" else pretrained)
     from hyperalign.eval.retrieval import format_table
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
@@ -330,15 +330,15 @@ def index_build(
     collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
-    from hyperalign.index import StoreSpec
-    from hyperalign.runtime.index import Index
-
     if backend not in ("faiss", "milvus"):
         raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
     if backend == "milvus" and uri is None:
         raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
     if backend == "faiss" and uri is not None:
         raise ValueError("--uri: only --backend milvus stores its points at a uri")
+    from hyperalign.index import StoreSpec
+    from hyperalign.runtime.index import Index
+
     store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
     index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say)
@@ -379,10 +379,10 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
-    from hyperalign.runtime.index import Index
-
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
+    from hyperalign.runtime.index import Index
+
     loaded = Index.load(index, checkpoint)
     try:
         if shape is not None:

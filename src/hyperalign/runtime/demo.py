@@ -1,5 +1,10 @@
-"""``hyperalign demo``: the whole pipeline on the built-in data in one call (make data, train the CPU preset,
-evaluate on the test split once, answer a few example text queries, build the search index for `hyperalign serve`).
+"""``hyperalign demo``: the whole pipeline on the built-in data in one call (make data, train, evaluate on the test
+split once, answer a few example text queries, build the search index for `hyperalign serve`).
+
+By default training is a short fine-tune of a shipped pretrained model (:mod:`hyperalign.pretrained`, or any run
+directory; the demo's clouds are turned onto its up axis first); ``pretrained=None`` trains the ``h2arn-cpu`` preset
+from scratch instead.
+The driver prints an overall estimate before it starts and a line per stage with the time left.
 
 Training is passed in (``train``: config and run directory in, run directory out), so this driver needs nothing from
 the trainer's package; the command line passes :func:`hyperalign.train.loop.train`.
@@ -8,6 +13,8 @@ the trainer's package; the command line passes :func:`hyperalign.train.loop.trai
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +25,53 @@ from hyperalign.config import TrainConfig
 
 EXAMPLE_QUERIES = ("a chair", "an office chair on a star base", "a tall floor lamp", "a round table", "a vase")
 Trainer = Callable[[TrainConfig, Path], Path]
+DEFAULT_PRETRAINED = "h2arn-furniture"
+FINE_TUNE_EPOCHS = 3
+# Seconds per stage on this project's 2-core reference machine, idle (measured with `hyperalign demo`); scaled
+# by the machine's load when estimating (a busy core shares its time).
+STAGE_SECONDS = {"data": 8.0, "features": 12.0, "epoch": 3.5, "evaluate": 4.0, "queries": 1.0, "index": 10.0}
+SCRATCH_EPOCHS = 40
+
+
+class StageClock:
+    """Progress lines: an overall estimate up front, then each stage's time and the estimate of what is left."""
+
+    def __init__(self, plan: dict[str, float], say: Callable[[str], None]) -> None:
+        self.plan, self.say = dict(plan), say
+        self.start = time.perf_counter()
+        self.factor = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)) if hasattr(os, "getloadavg") else 1.0
+        total = sum(self.plan.values()) * self.factor
+        steps = ", ".join(f"{k} ~{v * self.factor:.0f} s" for k, v in self.plan.items())
+        self.say(f"demo: about {total:.0f} s in all on this machine ({steps})")
+
+    def done(self, stage: str) -> None:
+        self.plan.pop(stage, None)
+        elapsed = time.perf_counter() - self.start
+        left = sum(self.plan.values()) * self.factor
+        self.say(f"[{elapsed:5.0f} s] {stage} done; about {left:.0f} s left")
+
+
+def _demo_config(data_dir: Path, pretrained: str | None, epochs: int | None) -> TrainConfig:
+    from hyperalign.checkpoint import read_meta, resolve_checkpoint
+    from hyperalign.config import apply_overrides, load_config, validate_config
+
+    if pretrained is None:
+        return load_config("h2arn-cpu", [f"data.path={data_dir}"] + ([f"optim.epochs={epochs}"] if epochs else []))
+    meta = read_meta(resolve_checkpoint(pretrained))
+    raw = apply_overrides(meta["config"], [
+        f"data.path={data_dir}", f"init_from={pretrained}", f"optim.epochs={epochs or FINE_TUNE_EPOCHS}",
+        "optim.lr=5e-4", "optim.warmup_frac=0.0", "eval.every=1", "name=demo-fine-tune",
+    ])
+    return validate_config(raw, f"{pretrained} (fine-tuned on the demo data)")
 
 
 def run_demo(
-    out: Path, train: Trainer, *, epochs: int | None = None, log: Callable[[str], None] | None = None, top_k: int = 3
+    out: Path, train: Trainer, *, epochs: int | None = None, log: Callable[[str], None] | None = None, top_k: int = 3,
+    pretrained: str | None = DEFAULT_PRETRAINED,
 ) -> dict[str, Any]:
     from hyperalign.atomic import write_text_atomic
-    from hyperalign.config import load_config
+    from hyperalign.checkpoint import read_meta, resolve_checkpoint
+    from hyperalign.data.combine import Source, combine_datasets
     from hyperalign.data.demo import make_demo
     from hyperalign.data.layout import load_dataset
     from hyperalign.runtime.evaluation import evaluate
@@ -33,14 +80,27 @@ def run_demo(
 
     say = log or (lambda msg: None)
     out = Path(out)
+    n_epochs = epochs or (FINE_TUNE_EPOCHS if pretrained else SCRATCH_EPOCHS)
+    plan = {k: v * (n_epochs if k == "epoch" else 1) for k, v in STAGE_SECONDS.items()}
+    plan["train"] = plan.pop("epoch") + plan.pop("features")
+    clock = StageClock(plan, say)
     data_dir = out / "data"
-    make_demo(data_dir)
+    if pretrained is None:
+        make_demo(data_dir)
+    else:
+        raw_dir = make_demo(out / "data-generated").parent
+        up = read_meta(resolve_checkpoint(pretrained))["preprocessing"].get("up_axis", "y")
+        combine_datasets([Source("demo", (raw_dir,))], data_dir, name="hyperalign-demo", up_axis=up)
     say(f"demo data in {data_dir}")
-    overrides = [f"data.path={data_dir}"] + ([f"optim.epochs={epochs}"] if epochs else [])
-    cfg = load_config("h2arn-cpu", overrides)
+    clock.done("data")
+    cfg = _demo_config(data_dir, pretrained, epochs)
+    say(f"training: {'fine-tune of ' + pretrained if pretrained else 'h2arn-cpu from scratch'}, "
+        f"{cfg.optim.epochs} epochs")
     run_dir = train(cfg, out / "run")
+    clock.done("train")
     retriever = load(run_dir)
     test = evaluate(retriever, "test")
+    clock.done("evaluate")
 
     dataset = load_dataset(data_dir)
     items = dataset.items("test")
@@ -54,11 +114,13 @@ def run_demo(
             {"id": items[i].id, "distance": float(di), "caption": (items[i].captions or [""])[0]}
             for di, i in zip(d.tolist(), idx.tolist())
         ]
+    clock.done("queries")
     index_dir = Index.build(retriever, data_dir).save(out / "index")
+    clock.done("index")
     say(f"search index of all demo shapes and captions in {index_dir}")
     report = {
         "run_dir": str(run_dir), "best_checkpoint": str(retriever.checkpoint), "index": str(index_dir),
-        "test": test, "queries": queries,
+        "test": test, "queries": queries, "training": f"fine-tune of {pretrained}" if pretrained else "from scratch",
     }
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     return report
