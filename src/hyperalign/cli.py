@@ -367,6 +367,20 @@ def serve(
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
 
 
+@app.command()
+@friendly_errors
+def export(
+    checkpoint: Path = typer.Option(..., help="Run directory or checkpoint directory."),
+    onnx: Path = typer.Option(..., help="Output directory: points.onnx, text.onnx and export.json."),
+) -> None:
+    """Export the point side and the text side (after the frozen text tower) as ONNX graphs, float32."""
+    import hyperalign
+    from hyperalign.runtime.export import export_onnx
+
+    written = export_onnx(hyperalign.load(checkpoint), onnx)
+    _say(f"ONNX export written to {written} (points.onnx, text.onnx, export.json)")
+
+
 bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
