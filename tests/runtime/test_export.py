@@ -9,21 +9,14 @@ from typer.testing import CliRunner
 
 import hyperalign
 from hyperalign.cli import app
-from hyperalign.config import load_config
 from hyperalign.data.layout import load_dataset
-from hyperalign.train.loop import train
 
 ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_demo) -> Path:
-    from tests.conftest import _tiny_overrides
-
-    root = tmp_path_factory.mktemp("export-run")
-    cfg = load_config("h2arn-cpu", _tiny_overrides(tiny_demo, root / "cache", epochs=1))
-    train(cfg, root / "run", progress=False)
-    return root / "run"
+def tiny_run(tiny_trained_run) -> Path:
+    return tiny_trained_run
 
 
 @pytest.fixture(scope="module")
