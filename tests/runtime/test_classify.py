@@ -53,6 +53,8 @@ def test_cli_classify_a_folder_and_a_file(tiny_trained_run, tiny_demo, tmp_path)
     single = CliRunner().invoke(app, ["classify", str(one), *common])
     assert single.exit_code == 0, single.output
     first = json.loads(single.stdout[single.stdout.index("{"):])["results"][0]
-    assert first["labels"] == next(r for r in payload["results"] if r["file"] == one.name)["labels"]
+    in_folder = next(r for r in payload["results"] if r["file"] == one.name)["labels"]
+    assert [s["label"] for s in first["labels"]] == [s["label"] for s in in_folder]
+    assert [s["distance"] for s in first["labels"]] == pytest.approx([s["distance"] for s in in_folder], abs=1e-5)
     missing = CliRunner().invoke(app, ["classify", str(one), "--checkpoint", str(tiny_trained_run)])
     assert missing.exit_code == 2 and "--labels" in missing.output
