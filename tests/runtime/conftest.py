@@ -1,15 +1,16 @@
+"""The tiny trained model and its search index of tests/index (trained and built once per session, at the same
+on-disk location)."""
+
+from __future__ import annotations
+
+import importlib.util
 from pathlib import Path
 
-import pytest
+_spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__).parents[1] / "index" / "conftest.py")
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
 
-from hyperalign.config import load_config
-from hyperalign.train.loop import train
-from tests.conftest import _tiny_overrides
-
-
-@pytest.fixture(scope="session")
-def tiny_trained_run(tmp_path_factory, tiny_demo) -> Path:
-    """A one-epoch h2arn-cpu run (tiny sizes) on the tiny demo data."""
-    root = tmp_path_factory.mktemp("runtime-run")
-    train(load_config("h2arn-cpu", _tiny_overrides(tiny_demo, root / "cache", epochs=1)), root / "run", progress=False)
-    return root / "run"
+tiny_run = _fixtures.tiny_run
+tiny_index_path = _fixtures.tiny_index_path
+tiny_index = _fixtures.tiny_index
+tiny_euclidean_index = _fixtures.tiny_euclidean_index

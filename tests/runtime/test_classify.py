@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 from hyperalign.cli import app
-from hyperalign.data.io import PointCloud, write_point_cloud
+from hyperalign.data.formats import PointCloud, write_point_cloud
 from hyperalign.data.layout import load_dataset
 from hyperalign.runtime.classify import parse_labels, prompts, rank_labels, topk_accuracy
 
@@ -36,13 +36,13 @@ def test_topk_accuracy_counts_ties_against_the_model():
     assert [s.label for s in ranked[1]] == ["a", "b"] and ranked[2][0].label == "c"
 
 
-def test_cli_classify_a_folder_and_a_file(tiny_trained_run, tiny_demo, tmp_path):
+def test_cli_classify_a_folder_and_a_file(tiny_run, tiny_demo, tmp_path):
     dataset = load_dataset(tiny_demo)
     for item in dataset.items[:3]:
         pts = dataset.load_points(item)
         write_point_cloud(tmp_path / "in" / f"{item.id}.npy", PointCloud(pts[:, :3], pts[:, 3:6]))
     labels = "chair,table,lamp,shelf"
-    common = ["--checkpoint", str(tiny_trained_run), "--labels", labels, "--up-axis", "z", "--json", "-k", "2"]
+    common = ["--checkpoint", str(tiny_run), "--labels", labels, "--up-axis", "z", "--json", "-k", "2"]
     result = CliRunner().invoke(app, ["classify", str(tmp_path / "in"), "--cache-dir", str(tmp_path / "c"), *common])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout[result.stdout.index("{"):])
@@ -56,5 +56,5 @@ def test_cli_classify_a_folder_and_a_file(tiny_trained_run, tiny_demo, tmp_path)
     in_folder = next(r for r in payload["results"] if r["file"] == one.name)["labels"]
     assert [s["label"] for s in first["labels"]] == [s["label"] for s in in_folder]
     assert [s["distance"] for s in first["labels"]] == pytest.approx([s["distance"] for s in in_folder], abs=1e-5)
-    missing = CliRunner().invoke(app, ["classify", str(one), "--checkpoint", str(tiny_trained_run)])
+    missing = CliRunner().invoke(app, ["classify", str(one), "--checkpoint", str(tiny_run)])
     assert missing.exit_code == 2 and "--labels" in missing.output

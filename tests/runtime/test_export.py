@@ -15,11 +15,6 @@ ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_trained_run) -> Path:
-    return tiny_trained_run
-
-
-@pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory) -> tuple[hyperalign.runtime.load.Retriever, Path]:
     out = tmp_path_factory.mktemp("onnx") / "export"
     result = CliRunner().invoke(app, ["export", "--checkpoint", str(tiny_run), "--onnx", str(out)])

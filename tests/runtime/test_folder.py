@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import hyperalign
 from hyperalign.cli import app
-from hyperalign.data.io import PointCloud, write_point_cloud
+from hyperalign.data.formats import PointCloud, write_point_cloud
 from hyperalign.data.layout import load_dataset
 from hyperalign.runtime.folder import FolderError, FolderSearch, ShapeReader, up_rotation
 
@@ -28,8 +28,8 @@ def test_up_rotation_turns_the_source_axis_onto_the_target(source, target):
 
 
 @pytest.fixture
-def retriever(tiny_trained_run):
-    return hyperalign.load(tiny_trained_run)
+def retriever(tiny_run):
+    return hyperalign.load(tiny_run)
 
 
 @pytest.fixture
@@ -113,9 +113,9 @@ def test_empty_and_missing_folders_are_clear_errors(retriever, tmp_path):
         FolderSearch(retriever, tmp_path / "nope", cache_dir=tmp_path / "c")
 
 
-def test_cli_search_in_a_folder(tiny_trained_run, shape_folder, tmp_path):
+def test_cli_search_in_a_folder(tiny_run, shape_folder, tmp_path):
     root, names = shape_folder
-    args = ["search", "a round table", "--in", str(root), "--checkpoint", str(tiny_trained_run), "--up-axis", "z",
+    args = ["search", "a round table", "--in", str(root), "--checkpoint", str(tiny_run), "--up-axis", "z",
             "--cache-dir", str(tmp_path / "cache"), "-k", "3", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -123,6 +123,6 @@ def test_cli_search_in_a_folder(tiny_trained_run, shape_folder, tmp_path):
     assert payload["query"] == "a round table" and len(payload["results"]) == 3
     assert {r["path"] for r in payload["results"]} <= set(names)
     assert "skipped broken.ply" in result.stderr
-    bad = CliRunner().invoke(app, ["search", "a chair", "--in", str(root), "--checkpoint", str(tiny_trained_run),
+    bad = CliRunner().invoke(app, ["search", "a chair", "--in", str(root), "--checkpoint", str(tiny_run),
                                    "--up-axis", "w"])
     assert bad.exit_code == 2 and "--up-axis 'w'" in bad.output

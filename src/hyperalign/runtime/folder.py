@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from hyperalign.atomic import atomic_path, write_text_atomic
-from hyperalign.data.io import SUFFIXES, PointCloudError, read_point_cloud
+from hyperalign.data.formats import SUFFIXES, PointCloudError, read_point_cloud
 
 if TYPE_CHECKING:
     from hyperalign.runtime.load import Retriever
