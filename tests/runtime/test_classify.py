@@ -30,7 +30,7 @@ def test_labels_parse_from_commas_and_lines_and_refuse_duplicates():
 
 def test_topk_accuracy_counts_ties_against_the_model():
     d = torch.tensor([[0.1, 0.5, 0.9], [0.4, 0.4, 0.9], [0.9, 0.8, 0.1]])
-    acc = topk_accuracy(d, [0, 1, 1], ks=(1, 2))
+    acc = topk_accuracy(d, [0, 1, 0], ks=(1, 2))  # ranks 0, 1 (tied with label 0), 2
     assert acc == {"top1": pytest.approx(1 / 3), "top2": pytest.approx(2 / 3)}
     ranked = rank_labels(d, ["a", "b", "c"], k=2)
     assert [s.label for s in ranked[1]] == ["a", "b"] and ranked[2][0].label == "c"
@@ -38,7 +38,7 @@ def test_topk_accuracy_counts_ties_against_the_model():
 
 def test_cli_classify_a_folder_and_a_file(tiny_run, tiny_demo, tmp_path):
     dataset = load_dataset(tiny_demo)
-    for item in dataset.items[:3]:
+    for item in dataset.items()[:3]:
         pts = dataset.load_points(item)
         write_point_cloud(tmp_path / "in" / f"{item.id}.npy", PointCloud(pts[:, :3], pts[:, 3:6]))
     labels = "chair,table,lamp,shelf"

@@ -10,12 +10,13 @@ from typer.testing import CliRunner
 import hyperalign
 from hyperalign.cli import app
 from hyperalign.data.layout import load_dataset
+from hyperalign.runtime.loading import Retriever
 
 ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_run, tmp_path_factory) -> tuple[hyperalign.runtime.load.Retriever, Path]:
+def exported(tiny_run, tmp_path_factory) -> tuple[Retriever, Path]:
     out = tmp_path_factory.mktemp("onnx") / "export"
     result = CliRunner().invoke(app, ["export", "--checkpoint", str(tiny_run), "--onnx", str(out)])
     assert result.exit_code == 0, result.output
@@ -29,7 +30,7 @@ def _session(path: Path) -> "ort.InferenceSession":
 def test_point_graph_matches_pytorch_on_real_clouds(exported, tiny_demo):
     retriever, out = exported
     dataset = load_dataset(tiny_demo)
-    clouds = np.stack([retriever.prepare_cloud(dataset.load_points(item)) for item in dataset.items[:5]])
+    clouds = np.stack([retriever.prepare_cloud(dataset.load_points(item)) for item in dataset.items()[:5]])
     expected = retriever.model.embed_points(torch.from_numpy(clouds)).detach().numpy()
     (got,) = _session(out / "points.onnx").run(None, {"points": clouds})
     assert got.shape == expected.shape and got.dtype == np.float32

@@ -38,7 +38,7 @@ def shape_folder(tmp_path, tiny_demo) -> tuple[Path, list[str]]:
     dataset = load_dataset(tiny_demo)
     root = tmp_path / "my shapes"
     names = []
-    for i, item in enumerate(dataset.items[:6]):
+    for i, item in enumerate(dataset.items()[:6]):
         rel = Path("a" if i % 2 else "b/c") / f"{item.id}{['.ply', '.npy', '.xyz'][i % 3]}"
         pts = dataset.load_points(item)
         write_point_cloud(root / rel, PointCloud(pts[:, :3], pts[:, 3:6]))
@@ -90,7 +90,7 @@ def test_second_run_embeds_only_changed_files_and_another_model_rebuilds(retriev
 
 def test_a_lying_folder_read_with_its_up_axis_embeds_like_the_upright_one(retriever, tiny_demo, tmp_path):
     dataset = load_dataset(tiny_demo)  # the demo is z-up like the model's training data
-    pts = dataset.load_points(dataset.items[0])
+    pts = dataset.load_points(dataset.items()[0])
     turned = pts.copy()
     turned[:, :3] = pts[:, :3] @ up_rotation("z", "x").T  # the same shape with x as its vertical axis
     write_point_cloud(tmp_path / "upright" / "s.npy", PointCloud(pts[:, :3], pts[:, 3:6]))

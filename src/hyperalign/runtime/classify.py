@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from hyperalign.runtime.load import Retriever
+    from hyperalign.runtime.loading import Retriever
 
 DEFAULT_TEMPLATE = "{a} {label}"
 _ARTICLES = ("a ", "an ", "the ")

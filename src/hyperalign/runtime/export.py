@@ -1,7 +1,7 @@
 """Export a trained model to ONNX: two graphs that end in Lorentz (or Euclidean) points.
 
 * ``points.onnx`` -- a batch of prepared clouds ``points (B, N, C)`` float32 (unit-sphere normalised and resampled
-  to the trained point count, as :meth:`~hyperalign.runtime.load.Retriever.prepare_cloud` does) through the point
+  to the trained point count, as :meth:`~hyperalign.runtime.loading.Retriever.prepare_cloud` does) through the point
   tower, its context encoder, the aggregation and the embedding: ``embedding (B, d)``.
 * ``text.onnx`` -- the text side after the frozen text tower: token features ``tokens (B, L, D)`` float32 and
   ``mask (B, L)`` bool (True = real token) through the text context encoder, aggregation and embedding. The text tower
@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from hyperalign.atomic import atomic_directory
 
 if TYPE_CHECKING:
-    from hyperalign.runtime.load import Retriever
+    from hyperalign.runtime.loading import Retriever
 
 OPSET = 18
 MANIFEST = "export.json"

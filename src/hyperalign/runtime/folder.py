@@ -1,6 +1,6 @@
 """Your own shapes, no training: embed every point cloud or mesh below a folder with a trained model and search them.
 
-Files are found recursively by extension (every format :func:`hyperalign.data.io.read_point_cloud` reads; meshes are
+Files are found recursively by extension (every format :func:`hyperalign.data.formats.read_point_cloud` reads; meshes are
 surface-sampled). Each file is read, turned upright (its ``up_axis`` rotated onto the model's, a 90 degree turn),
 optionally stripped of colour (``xyz_only``), then prepared and embedded as the model was trained
 (:meth:`Retriever.prepare_cloud`). Embeddings are cached per file content: ``cache_dir/<folder key>/`` holds
@@ -29,7 +29,7 @@ from hyperalign.atomic import atomic_path, write_text_atomic
 from hyperalign.data.formats import SUFFIXES, PointCloudError, read_point_cloud
 
 if TYPE_CHECKING:
-    from hyperalign.runtime.load import Retriever
+    from hyperalign.runtime.loading import Retriever
 
 Axis = Literal["x", "y", "z"]
 CACHE_FORMAT = "hyperalign-folder-cache/2"
