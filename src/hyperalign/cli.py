@@ -68,6 +68,15 @@ def main(
     """Train, evaluate and serve hyperbolic text <-> point cloud retrieval models."""
 
 
+def _require(extra: str, *modules: str) -> None:
+    """Fail with an install hint (not an ImportError traceback) when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"this command needs {', '.join(missing)}: pip install 'hyperalign[{extra}]'")
+
+
 def _say(msg: str) -> None:
     typer.echo(msg, err=True)
 
@@ -261,6 +270,7 @@ def plot(
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
 ) -> None:
     """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
+    _require("viz", "matplotlib")
     import hyperalign
     from hyperalign.viz.plots import plot_run
 
@@ -310,6 +320,8 @@ def index_build(
         raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
     if backend == "milvus" and uri is None:
         raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
+    if backend == "milvus":
+        _require("milvus", "pymilvus")
     if backend == "faiss" and uri is not None:
         raise ValueError("--uri: only --backend milvus stores its points at a uri")
     store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
@@ -478,6 +490,7 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
+    _require("serve", "fastapi", "uvicorn", "multipart")
     from hyperalign.runtime.index import Index
     from hyperalign.serve.server import run_server
 
@@ -495,6 +508,7 @@ def export(
     onnx: Path = typer.Option(..., help="Output directory: points.onnx, text.onnx and export.json."),
 ) -> None:
     """Export the point side and the text side (after the frozen text tower) as ONNX graphs, float32."""
+    _require("onnx", "onnx")
     import hyperalign
     from hyperalign.runtime.export import export_onnx
 
