@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from hyperalign.atomic import atomic_directory
+from hyperalign.checkpoint import weights_sha256
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 
@@ -169,7 +170,7 @@ class Index:
         info = {
             "format": FORMAT,
             "checkpoint": str(Path(retriever.checkpoint).resolve()),
-            "weights_sha256": retriever.weights_sha256(),
+            "weights_sha256": weights_sha256(retriever.checkpoint),
             "space": shapes.space,
             "curvature": c,
             "dim": dim,
@@ -202,7 +203,7 @@ class Index:
         directory = Path(directory)
         info = _read_info(directory / INFO_FILE)
         retriever = load(checkpoint if checkpoint is not None else info["checkpoint"])
-        found = retriever.weights_sha256()
+        found = weights_sha256(retriever.checkpoint)
         if found != info["weights_sha256"]:
             raise IndexFileError(
                 f"{directory / INFO_FILE}: weights_sha256: the index was built with the model at {info['checkpoint']} "

@@ -8,15 +8,19 @@ optimiser state stay on disk.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from hyperalign.checkpoint import MODEL_PREFIX, WEIGHTS, CheckpointError, load_weights, read_meta, resolve_checkpoint
+from hyperalign.checkpoint import (
+    MODEL_PREFIX, CheckpointError, load_weights, read_meta, resolve_checkpoint, weights_sha256,
+)
 from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
@@ -39,7 +43,6 @@ class Retriever:
         self.model = model.eval()
         self.tower = tower
         self.meta = meta
-        self._weights_sha256: str | None = None
 
     @property
     def points_per_cloud(self) -> int:
@@ -50,19 +53,19 @@ class Retriever:
         return int(self.meta["preprocessing"]["channels"])
 
     @property
-    def up_axis(self) -> str:
-        """The vertical axis of the clouds the model was trained on ("y" when the checkpoint does not record it)."""
-        return str(self.meta["preprocessing"].get("up_axis", "y"))
+    def up_axis(self) -> Literal["x", "y", "z"]:
+        """The vertical axis of the clouds the model was trained on: recorded with the checkpoint; for checkpoints
+        that predate the record, the training dataset's (when it is still there), else y."""
+        recorded = self.meta["preprocessing"].get("up_axis")
+        if recorded is None and self.meta.get("dataset"):
+            index = Path(self.meta["dataset"]) / "index.json"
+            with contextlib.suppress(OSError, ValueError):
+                recorded = json.loads(index.read_text(encoding="utf-8")).get("up_axis", "y")
+        return recorded if recorded in ("x", "y", "z") else "y"
 
     def weights_sha256(self) -> str:
-        """sha256 of the checkpoint's ``weights.safetensors``: identifies the model (index and cache fingerprints)."""
-        if self._weights_sha256 is None:
-            digest = hashlib.sha256()
-            with open(self.checkpoint / WEIGHTS, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-            self._weights_sha256 = digest.hexdigest()
-        return self._weights_sha256
+        """sha256 of the weights file: what caches and indexes built with this model record."""
+        return weights_sha256(self.checkpoint)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
