@@ -30,7 +30,7 @@ PRESET = "h2arn-cpu"
 # The settings benchmarks/realdata.py found best on the real data: a plain PointNet tower without context layers,
 # no random rotation about the up axis (catalogue models face the same way), instance captions at odds 3.
 OVERRIDES = ("model.points.kind=pointnet", "model.context.layers=0", "data.rotate_up=false",
-             "data.level_weights.instance=3", "optim.epochs=60")
+             "data.level_weights.instance=3")
 VARIANTS = {
     "rgb": {"name": "h2arn-furniture", "channels": 6, "summary": "xyz + rgb input"},
     "xyz": {"name": "h2arn-furniture-xyz", "channels": 3, "summary": "xyz-only input (no colour)"},
@@ -70,11 +70,15 @@ def cmd_data(args: argparse.Namespace) -> None:
             combine_datasets([source], work / f"eval-{key}-{c}", name=key, channels=c)
 
 
-def _config(work: Path, variant: str, seed: int):  # noqa: ANN202
+def _run_dir(args: argparse.Namespace) -> Path:
+    return Path(args.work) / f"run-{args.variant}-e{args.epochs}-s{args.seed}"
+
+
+def _config(work: Path, variant: str, seed: int, epochs: int):  # noqa: ANN202
     from hyperalign.config import load_config
 
     c = VARIANTS[variant]["channels"]
-    return load_config(PRESET, [*OVERRIDES, f"data.channels={c}", f"model.points.in_channels={c}", f"seed={seed}",
+    return load_config(PRESET, [*OVERRIDES, f"data.channels={c}", f"model.points.in_channels={c}", f"seed={seed}", f"optim.epochs={epochs}",
                                 f"data.path={work / f'train-{c}'}"])
 
 
@@ -82,12 +86,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from hyperalign.train.loop import train
 
     work = Path(args.work)
-    cfg = _config(work, args.variant, args.seed)
+    cfg = _config(work, args.variant, args.seed, args.epochs)
     t0 = time.perf_counter()
-    result = train(cfg, work / f"run-{args.variant}", progress=False, log=print)
+    result = train(cfg, _run_dir(args), progress=False, log=print)
     record = {"seconds": time.perf_counter() - t0, "best_checkpoint": str(result.best_checkpoint),
-              "val_" + cfg.eval.select_metric: result.best_metric, "seed": args.seed}
-    (work / f"run-{args.variant}" / "recipe.json").write_text(json.dumps(record, indent=2))
+              "val_" + cfg.eval.select_metric: result.best_metric, "seed": args.seed, "epochs": args.epochs}
+    (_run_dir(args) / "recipe.json").write_text(json.dumps(record, indent=2))
     print(json.dumps(record, indent=2))
 
 
@@ -110,7 +114,7 @@ def cmd_ship(args: argparse.Namespace) -> None:
     work = Path(args.work)
     spec = VARIANTS[args.variant]
     c = spec["channels"]
-    run = work / f"run-{args.variant}"
+    run = _run_dir(args)
     recipe = json.loads((run / "recipe.json").read_text())
     retriever = hyperalign.load(run)
     metrics = {key: evaluate(retriever, "test", work / f"eval-{key}-{c}", hierarchy=True) for key in BENCHMARKS}
@@ -124,10 +128,12 @@ def cmd_ship(args: argparse.Namespace) -> None:
     (out / META).write_text(json.dumps(meta, indent=2))
     card = {
         "name": spec["name"], "summary": f"H2ARN ({PRESET} + real-data settings), {spec['summary']}",
-        "preset": PRESET, "overrides": [*OVERRIDES, f"data.channels={c}", f"model.points.in_channels={c}"],
+        "preset": PRESET, "overrides": [*OVERRIDES, f"optim.epochs={args.epochs}", f"data.channels={c}", f"model.points.in_channels={c}"],
         "command": (f"python tools/pretrained.py data --work W --sh3d {args.sh3d} && OMP_NUM_THREADS=1 "
-                    f"python tools/pretrained.py train --work W --variant {args.variant} --seed {recipe['seed']} && "
-                    f"python tools/pretrained.py ship --work W --variant {args.variant}"),
+                    f"python tools/pretrained.py train --work W --variant {args.variant} --seed {recipe['seed']} "
+                    f"--epochs {args.epochs} && "
+                    f"python tools/pretrained.py ship --work W --variant {args.variant} --seed {recipe['seed']} "
+                    f"--epochs {args.epochs}"),
         "seed": recipe["seed"], "train_seconds": round(recipe["seconds"]), "best_epoch": meta.get("epoch"),
         "val_metric": {"rsum": recipe.get("val_rsum")},
         "training_data": {
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--kicad", default=None)
         p.add_argument("--variant", choices=sorted(VARIANTS), default="rgb")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args(argv)
     {"data": cmd_data, "train": cmd_train, "ship": cmd_ship, "render": cmd_render}[args.cmd](args)
 

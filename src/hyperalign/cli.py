@@ -387,7 +387,7 @@ def search(
     index: Path = typer.Option(Path("runs/demo/index"), help="Index directory (from `hyperalign index build`)."),
     k: int = typer.Option(10, "-k", "--k", min=1, help="Number of results."),
     target: str | None = typer.Option(None, help="shapes or captions (default: shapes for text, captions for --shape)."),
-    checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
+    checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records; with --in: the shipped h2arn-furniture, or h2arn-furniture-xyz with --xyz-only)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     folder: Path | None = typer.Option(
         None, "--in", help="Search your own folder of point clouds / meshes (recursively) instead of an index."
@@ -421,6 +421,17 @@ def _axis(value: str, option: str) -> Any:
     return value
 
 
+DEFAULT_MODEL = {False: "h2arn-furniture", True: "h2arn-furniture-xyz"}  # shipped models (`hyperalign pretrained`)
+
+
+def _model_or_default(checkpoint: Path | None, xyz_only: bool) -> Path:
+    """``checkpoint``, else the shipped model for coloured (or, with ``xyz_only``, uncoloured) shapes."""
+    if checkpoint is not None:
+        return checkpoint
+    _say(f"model: {DEFAULT_MODEL[xyz_only]} (shipped; --checkpoint picks another)")
+    return Path(DEFAULT_MODEL[xyz_only])
+
+
 def _folder_search(
     folder: Path, checkpoint: Path | None, up_axis: str, xyz_only: bool, cache_dir: Path | None
 ) -> Any:
@@ -428,12 +439,10 @@ def _folder_search(
     import hyperalign
     from hyperalign.runtime.folder import FolderSearch
 
-    if checkpoint is None:
-        raise ValueError("--in needs --checkpoint (a run directory or checkpoint directory)")
     from tqdm.auto import tqdm
 
     found = FolderSearch(
-        hyperalign.load(checkpoint), folder, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
+        hyperalign.load(_model_or_default(checkpoint, xyz_only)), folder, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
         cache_dir=cache_dir, progress=lambda files: tqdm(files, desc="embedding", disable=not files, leave=False),
     )
     index = found.index
@@ -466,7 +475,9 @@ def classify(
     shapes: Path = typer.Argument(..., help="A point cloud / mesh file, or a folder of them (recursively)."),
     labels: str | None = typer.Option(None, help="Comma-separated labels, e.g. \"chair,table,lamp\"."),
     labels_file: Path | None = typer.Option(None, help="A text file of labels, one per line (or comma-separated)."),
-    checkpoint: Path | None = typer.Option(None, help="Run directory or checkpoint directory."),
+    checkpoint: Path | None = typer.Option(
+        None, help="Run directory, checkpoint directory or shipped model (default: h2arn-furniture, or "
+        "h2arn-furniture-xyz with --xyz-only)."),
     template: str = typer.Option("{a} {label}", help="Prompt for each label; {a} is its indefinite article."),
     k: int = typer.Option(5, "-k", "--k", min=1, help="Labels to show per shape."),
     up_axis: str = typer.Option("y", help="The vertical axis of the shapes (x, y or z)."),
@@ -492,9 +503,7 @@ def classify(
         import hyperalign
         from hyperalign.runtime.folder import ShapeReader
 
-        if checkpoint is None:
-            raise ValueError("classify needs --checkpoint (a run directory or checkpoint directory)")
-        retriever = hyperalign.load(checkpoint)
+        retriever = hyperalign.load(_model_or_default(checkpoint, xyz_only))
         reader = ShapeReader.for_model(retriever, _axis(up_axis, "--up-axis"), xyz_only)
         files, embedded = [str(shapes)], retriever.encode_points([reader.read(shapes)])
     ranked = rank_labels(label_distances(retriever, embedded, names, template), names, k)
@@ -515,16 +524,27 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port."),
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
+    folder: Path | None = typer.Option(
+        None, "--in", help="Serve your own folder of point clouds / meshes (recursively; embedded with a shipped "
+        "model unless --checkpoint names one, cached) instead of an index."),
+    up_axis: str = typer.Option("y", help="With --in: the vertical axis of the folder's shapes (x, y or z)."),
+    xyz_only: bool = typer.Option(False, "--xyz-only", help="With --in: ignore colours (for uncoloured scans)."),
+    cache_dir: Path | None = typer.Option(None, help="With --in: where embeddings are cached (default ~/.cache)."),
 ) -> None:
-    """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
+    """Serve the search page and HTTP API (FastAPI + uvicorn) for an index, or for a folder with --in."""
     _require("serve", "fastapi", "uvicorn", "multipart")
+    if folder is not None and data is not None:
+        raise ValueError("--data builds an index of a dataset; --in serves a folder: give one of them")
     from hyperalign.runtime.index import Index
     from hyperalign.serve.server import run_server
 
-    if not (index / "index.json").is_file() and checkpoint is not None:
-        _say(f"{index} has no index yet: building it from {checkpoint}")
-        Index.build(checkpoint, data, log=_say).save(index)
-    loaded = Index.load(index)
+    if folder is not None:
+        loaded = Index.from_folder(_folder_search(folder, checkpoint, up_axis, xyz_only, cache_dir))
+    else:
+        if not (index / "index.json").is_file() and checkpoint is not None:
+            _say(f"{index} has no index yet: building it from {checkpoint}")
+            Index.build(checkpoint, data, log=_say).save(index)
+        loaded = Index.load(index)
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
 
 

@@ -35,3 +35,9 @@ def euclidean_client(tmp_path_factory, tiny_demo):
     index = Index.build(_fixtures.tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
     with TestClient(create_app(index)) as c:
         yield c, index
+
+
+@pytest.fixture(scope="session")
+def tiny_run_path(tmp_path_factory, tiny_demo) -> Path:
+    """The tiny H2ARN run the index fixtures are built with."""
+    return _fixtures.tiny_run_dir(tmp_path_factory, tiny_demo)

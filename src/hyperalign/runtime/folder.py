@@ -19,38 +19,25 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from hyperalign.atomic import atomic_path, write_text_atomic
+from hyperalign.data.combine import Axis, up_rotation
 from hyperalign.data.formats import SUFFIXES, PointCloudError, read_point_cloud
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
 
-Axis = Literal["x", "y", "z"]
 CACHE_FORMAT = "hyperalign-folder-cache/2"
 DEFAULT_CACHE = Path("~/.cache/hyperalign/folders")
-_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 class FolderError(ValueError):
     """A folder that cannot be searched (missing, not a directory, nothing readable in it)."""
-
-
-def up_rotation(source: Axis, target: Axis) -> np.ndarray:
-    """The 90 degree rotation ``R`` (3 x 3) with ``R e_source = e_target`` (identity when equal).
-
-    Rodrigues with angle pi/2 about ``u = e_source x e_target``: ``R = I + [u]_x + [u]_x^2``.
-    """
-    if source == target:
-        return np.eye(3, dtype=np.float32)
-    u = np.cross(np.eye(3)[_AXES[source]], np.eye(3)[_AXES[target]])
-    k = np.array([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]])
-    return (np.eye(3) + k + k @ k).astype(np.float32)
 
 
 def shape_files(root: Path) -> list[Path]:

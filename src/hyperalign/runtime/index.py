@@ -32,6 +32,7 @@ from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 
 if TYPE_CHECKING:
+    from hyperalign.runtime.folder import FolderSearch
     from hyperalign.data.layout import Dataset
     from hyperalign.runtime.loading import Retriever
 
@@ -183,6 +184,25 @@ class Index:
         }
         say(f"indexed: {shapes!r}, {captions!r}")
         return cls(retriever, shapes, captions, items, caption_records, info)
+
+    @classmethod
+    def from_folder(cls, found: FolderSearch) -> Index:
+        """An in-memory index over a searched folder's shapes (:class:`~hyperalign.runtime.folder.FolderSearch`):
+        one item per readable file (id and point path = its path relative to the folder), no captions."""
+        retriever = found.retriever
+        c, dim = retriever.curvature(), int(found.index.embeddings.shape[1])
+        shapes = LorentzIndex(dim, c, IndexSpec(kind="flat"))
+        shapes.add(found.index.embeddings.numpy())
+        captions = LorentzIndex(dim, c, IndexSpec(kind="flat"))
+        items = [ItemRecord(id=f, points=f, split="folder", node=None, captions=[]) for f in found.index.files]
+        info = {
+            "format": FORMAT, "checkpoint": str(Path(retriever.checkpoint).resolve()),
+            "weights_sha256": retriever.weights_sha256(), "space": shapes.space, "curvature": c, "dim": dim,
+            "backend": shapes.backend, "aperture_K": float(retriever.cfg.loss.aperture_K),
+            "dataset": f"folder {found.root}", "dataset_root": str(found.root), "channels": retriever.channels,
+            "splits": ["folder"],
+        }
+        return cls(retriever, shapes, captions, items, [], info)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the index directory atomically; an existing index there is replaced, anything else refused."""

@@ -235,7 +235,7 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
         hits = await run_in_threadpool(index.search_shape, cloud, k, target)
         return SearchOut(query=name, target=target, results=_hits_out(hits), took_ms=_ms(start))
 
-    @app.get("/items/{item_id}", response_model=ItemOut)
+    @app.get("/items/{item_id:path}", response_model=ItemOut)
     def item(item_id: str) -> ItemOut:
         record = _record(index, item_id)
         try:
@@ -254,7 +254,7 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             colors=None if rgb is None else [round(float(v), 4) for v in rgb.reshape(-1)],
         )
 
-    @app.get("/hierarchy/{item_id}", response_model=HierarchyOut)
+    @app.get("/hierarchy/{item_id:path}", response_model=HierarchyOut)
     def hierarchy(item_id: str, k: int = 5, strict: bool = False) -> HierarchyOut:
         """More general (nearer the origin, cone containing the item) and more specific (farther, inside its cone)
         captions and shapes. ``strict=false`` (default) fills up with the nearest misses, ranked by cone violation."""
