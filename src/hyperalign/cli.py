@@ -268,6 +268,7 @@ def demo(
 ) -> None:
     """Make the demo data, fine-tune a shipped model on it (a few epochs), evaluate on the test split, run example
     text queries and build the search index."""
+    _say("hyperalign demo: loading libraries (torch, transformers) ...")
     from hyperalign.config import TrainConfig
     from hyperalign.runtime.demo import run_demo
     from hyperalign.train.loop import train as run_training

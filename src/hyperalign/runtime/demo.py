@@ -13,7 +13,6 @@ the trainer's package; the command line passes :func:`hyperalign.train.loop.trai
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,10 +26,21 @@ EXAMPLE_QUERIES = ("a chair", "an office chair on a star base", "a tall floor la
 Trainer = Callable[[TrainConfig, Path], Path]
 DEFAULT_PRETRAINED = "h2arn-furniture"
 FINE_TUNE_EPOCHS = 3
-# Seconds per stage on this project's 2-core reference machine, idle (measured with `hyperalign demo`); scaled
-# by the machine's load when estimating (a busy core shares its time).
-STAGE_SECONDS = {"data": 8.0, "features": 12.0, "epoch": 3.5, "evaluate": 4.0, "queries": 1.0, "index": 10.0}
 SCRATCH_EPOCHS = 40
+# Seconds per stage of `hyperalign demo` (fine-tune, 3 epochs) measured on the project's 2-core machine while
+# :func:`cpu_probe` took PROBE_REFERENCE seconds; an estimate scales them by the probe's time now. "features" is
+# the text tower's first pass over the demo captions (cached afterwards).
+STAGE_SECONDS = {"data": 13.0, "features": 10.0, "epoch": 2.5, "evaluate": 2.0, "queries": 1.0, "index": 6.0}
+PROBE_REFERENCE = 0.07
+
+
+def cpu_probe() -> float:
+    """Seconds a fixed pure-Python loop takes now: how fast this process runs on this machine at this load."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(400_000):
+        total += i * i % 7
+    return time.perf_counter() - start
 
 
 class StageClock:
@@ -39,10 +49,11 @@ class StageClock:
     def __init__(self, plan: dict[str, float], say: Callable[[str], None]) -> None:
         self.plan, self.say = dict(plan), say
         self.start = time.perf_counter()
-        self.factor = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)) if hasattr(os, "getloadavg") else 1.0
+        probe = cpu_probe()
+        self.factor = probe / PROBE_REFERENCE
         total = sum(self.plan.values()) * self.factor
         steps = ", ".join(f"{k} ~{v * self.factor:.0f} s" for k, v in self.plan.items())
-        self.say(f"demo: about {total:.0f} s in all on this machine ({steps})")
+        self.say(f"demo: about {total:.0f} s in all on this machine now ({steps}; speed probe {probe * 1000:.0f} ms)")
 
     def done(self, stage: str) -> None:
         self.plan.pop(stage, None)

@@ -87,6 +87,22 @@ class Hit:
     cone_violation: float | None = None
 
 
+def _caption_vectors(retriever: Retriever, texts: list[str], batch_size: int) -> np.ndarray:
+    """Embedded captions (len(texts), dim); a frozen text tower's token features come from the model's feature cache
+    (``cache_dir``, shared with training), so captions a run has seen are not run through the tower again."""
+    import torch
+
+    from hyperalign.runtime.features import caption_features
+
+    if retriever.cfg.model.text.trainable or not texts:
+        return retriever.encode_text(texts, batch_size=batch_size).numpy()
+    features = caption_features(retriever.cfg, texts, retriever.tower, progress=False)
+    with torch.no_grad():
+        rows = [retriever.model.embed_text_tokens(*features.batch(list(range(s, min(s + batch_size, len(texts))))))
+                for s in range(0, len(texts), batch_size)]
+    return torch.cat(rows).numpy()
+
+
 def _auto_spec(spec: IndexSpec | None, n: int) -> IndexSpec:
     return spec if spec is not None else IndexSpec(kind="flat" if n <= AUTO_FLAT_LIMIT else "hnsw")
 
@@ -161,7 +177,7 @@ class Index:
                 for s in range(0, len(chosen), batch_size)
             ]
         )
-        text_vecs = retriever.encode_text([c.text for c in caption_records], batch_size=batch_size).numpy()
+        text_vecs = _caption_vectors(retriever, [c.text for c in caption_records], batch_size)
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
         shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)), _target_store(store, "shapes"))
