@@ -155,6 +155,8 @@ class Index:
         100k points, HNSW above); ``store``: backend (default FAISS; Milvus collections are ``<collection>_shapes``
         and ``<collection>_captions``).
         """
+        from hyperalign.encoders.text import TextTower
+        from hyperalign.encoders.text_onnx import export_text_onnx
         from hyperalign.runtime.datasets import resolve_dataset
         from hyperalign.runtime.loading import Retriever, load
 
@@ -178,6 +180,8 @@ class Index:
             ]
         )
         text_vecs = _caption_vectors(retriever, [c.text for c in caption_records], batch_size)
+        if isinstance(retriever.tower, TextTower):  # later searches run the frozen tower by ONNX Runtime
+            export_text_onnx(retriever.tower, retriever.cfg.cache_dir)
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
         shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)), _target_store(store, "shapes"))

@@ -25,6 +25,7 @@ from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
 from hyperalign.encoders.text import TextTower
+from hyperalign.encoders.text_onnx import OnnxTextTower, onnx_text_tower
 from hyperalign.model.h2arn import H2ARN
 
 
@@ -37,7 +38,7 @@ def build_model(cfg: TrainConfig, text_dim: int, text_tower: TextTower | None = 
 class Retriever:
     """A trained model plus its text tower, in eval mode."""
 
-    def __init__(self, checkpoint: Path, cfg: TrainConfig, model: H2ARN, tower: TextTower, meta: dict) -> None:
+    def __init__(self, checkpoint: Path, cfg: TrainConfig, model: H2ARN, tower: TextTower | OnnxTextTower, meta: dict) -> None:
         self.checkpoint = checkpoint
         self.cfg = cfg
         self.model = model.eval()
@@ -112,7 +113,7 @@ def load(path: str | Path) -> Retriever:
         text_dim = int(meta["text_dim"])
     except (KeyError, ConfigError) as e:
         raise CheckpointError(f"{ckpt}: checkpoint metadata lacks a usable config ({e})") from None
-    tower = TextTower(cfg.model.text)
+    tower = onnx_text_tower(cfg.model.text, cfg.cache_dir) or TextTower(cfg.model.text)
     if tower.dim != text_dim:
         raise CheckpointError(f"{ckpt}: trained with text features of width {text_dim}, but {cfg.model.text.model!r} gives {tower.dim}")
     model = build_model(cfg, text_dim, tower)
