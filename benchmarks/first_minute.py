@@ -35,11 +35,13 @@ def _env(src: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: list[str], src: Path, cwd: Path | None = None) -> dict[str, float]:
-    """Wall and child CPU seconds of one fresh ``python -m hyperalign ...`` process, and its exit code."""
+def timed(cmd: list[str], src: Path, home: Path | None = None) -> dict[str, float]:
+    """Wall and child CPU seconds of one fresh ``python -m hyperalign ...`` process, and its exit code; ``home``
+    replaces HOME (an empty one: no caches from earlier runs)."""
+    env = _env(src) | ({"HOME": str(home)} if home is not None else {})
     before = os.times()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "hyperalign", *cmd], env=_env(src), cwd=cwd,
+    proc = subprocess.run([sys.executable, "-m", "hyperalign", *cmd], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
     after = os.times()
@@ -116,14 +118,17 @@ def sh3d_folder(work: Path, n: int = 20) -> Path:
 
 
 def demo_under_load(src: Path, work: Path) -> dict[str, object]:
-    """``hyperalign demo`` while two ``while True: pass`` processes (nice 0) run; they are stopped afterwards."""
+    """``hyperalign demo`` as on a first run (an empty HOME: no feature cache, no ONNX export) while two
+    ``while True: pass`` processes (nice 0) run; they are stopped afterwards."""
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         time.sleep(1.0)
         state = machine_state()
-        out = work / "demo"
+        out, home = work / "demo", work / "demo-home"
         shutil.rmtree(out, ignore_errors=True)
-        result = timed(["demo", "--out", str(out), "--no-progress"], src)
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir()
+        result = timed(["demo", "--out", str(out), "--no-progress"], src, home=home)
         state_after = machine_state()
     finally:
         for p in spinners:

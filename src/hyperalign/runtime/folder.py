@@ -28,6 +28,8 @@ from torch import Tensor
 from hyperalign.atomic import atomic_path, write_text_atomic
 from hyperalign.data.combine import Axis, up_rotation
 from hyperalign.data.formats import SUFFIXES, PointCloudError, read_point_cloud
+from hyperalign.encoders.text import TextTower
+from hyperalign.encoders.text_onnx import export_text_onnx
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -123,6 +125,8 @@ class FolderSearch:
         base = Path(cache_dir).expanduser() if cache_dir is not None else DEFAULT_CACHE.expanduser()
         self.cache = base / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
         self.index = self._build(progress or (lambda files: files))
+        if isinstance(retriever.tower, TextTower):  # later searches run the frozen text tower by ONNX Runtime
+            export_text_onnx(retriever.tower, retriever.cfg.cache_dir)
 
     def fingerprint(self) -> dict[str, object]:
         """What the cached embeddings depend on: model weights, preprocessing and this folder's settings."""
