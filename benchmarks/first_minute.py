@@ -46,7 +46,8 @@ def timed(cmd: list[str], src: Path, home: Path | None = None) -> dict[str, floa
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout[-2000:], "stderr": proc.stderr[-2000:]}
+    return {"wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout[-2000:], "stderr": proc.stderr[-2000:],
+            "stderr_head": proc.stderr[:2000]}
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -117,6 +118,13 @@ def sh3d_folder(work: Path, n: int = 20) -> Path:
     return folder
 
 
+def _results(run: dict) -> list[dict]:
+    try:
+        return json.loads(run["stdout"])["results"]
+    except (ValueError, KeyError):
+        return []
+
+
 def demo_under_load(src: Path, work: Path) -> dict[str, object]:
     """``hyperalign demo`` as on a first run (an empty HOME: no feature cache, no ONNX export) while two
     ``while True: pass`` processes (nice 0) run; they are stopped afterwards."""
@@ -134,9 +142,9 @@ def demo_under_load(src: Path, work: Path) -> dict[str, object]:
         for p in spinners:
             p.send_signal(signal.SIGTERM)
             p.wait()
-    lines = result["stderr"].splitlines()
+    lines = result["stderr_head"].splitlines()
     return {"wall": result["wall"], "cpu": result["cpu"], "code": result["code"], "spinner_pids": [p.pid for p in spinners],
-            "first_lines": lines[:3], "output_tail": result["stdout"].splitlines()[-25:], "machine_before": state,
+            "first_lines": lines[:3], "stage_lines": [line for line in result["stderr"].splitlines() if "done;" in line], "output_tail": result["stdout"].splitlines()[-25:], "machine_before": state,
             "machine_after": state_after}
 
 
@@ -178,17 +186,18 @@ def main(argv: list[str] | None = None) -> None:
     cache = work / "folder-cache"
     shutil.rmtree(cache, ignore_errors=True)
     query = ["search", "a chair", "--in", str(folder), "--checkpoint", args.checkpoint, "--cache-dir", str(cache),
-             "-k", "3", "--json"]
+             "-k", "5", "--json"]
     first = timed(query, current)
     again = [timed(query, current) for _ in range(args.repeats)]
     classes = json.loads((folder.parent / "my-shapes-classes.json").read_text())
     try:
-        top = json.loads(first["stdout"])["results"][0]["id"]
+        top = json.loads(first["stdout"])["results"][0]["path"]
     except (ValueError, KeyError, IndexError):
         top = None
     record["folder_search"] = {"files": len(list(folder.iterdir())), "first_run": {k: first[k] for k in ("wall", "cpu", "code")},
                                "cached": median_of(again), "query": "a chair", "top_result": top,
                                "top_result_class": classes.get(Path(top).stem if top else "", None),
+                               "ranked": [(h["path"], classes.get(Path(h["path"]).stem)) for h in _results(first)],
                                "stderr_tail": first["stderr"][-500:]}
     if not args.skip_demo:
         record["demo_under_load"] = demo_under_load(current, work)
@@ -214,13 +223,18 @@ def render(record: dict) -> str:
     lines += ["", f"Folder search (`search \"a chair\" --in` {fs['files']} Sweet Home 3D test shapes): first run "
               f"{fs['first_run']['wall']:.1f} s wall / {fs['first_run']['cpu']:.1f} s CPU (embeds the folder), cached "
               f"{fs['cached']['wall']:.2f} s wall / {fs['cached']['cpu']:.2f} s CPU; top result {fs['top_result']} "
-              f"(class {fs['top_result_class']})."]
+              f"(class {fs['top_result_class']}); top 5: "
+              + ", ".join(f"{Path(path).stem} ({cls})" for path, cls in fs.get("ranked", [])) + "."]
     demo = record.get("demo_under_load")
     if demo:
         before = demo["machine_before"]
         lines += ["", f"`hyperalign demo` with two `python -c \"while True: pass\"` jobs running: {demo['wall']:.0f} s wall, "
                   f"{demo['cpu']:.0f} s CPU, exit {demo['code']} (load average {before['loadavg'][0]:.1f} when it "
-                  f"started). First lines: " + " / ".join(f"`{line}`" for line in demo["first_lines"])]
+                  f"started). First lines: " + " / ".join(f"`{line}`" for line in demo["first_lines"])
+                  + ". Stages: " + " / ".join(f"`{line}`" for line in demo.get("stage_lines", []))]
+    end = record["machine_end"]
+    lines += ["", f"Load average at the end {end['loadavg'][0]:.1f}. Busiest processes at the start: "
+              + "; ".join(f"`{row}`" for row in start["busiest"][:6])]
     return "\n".join(lines) + "\n"
 
 
