@@ -1,5 +1,5 @@
-"""The training loop: AdamW with warm-up then linear or cosine decay, gradient clipping, validation-based model selection,
-atomic checkpoints every epoch and exact resume.
+"""The training loop: AdamW with warm-up then linear or cosine decay, gradient clipping, validation-based model
+selection, atomic checkpoints every epoch and exact resume.
 
 Reproducibility: the model is initialised from ``seed``; the epoch's order is ``DistributedSampler``'s permutation
 of ``(seed, epoch)`` and each pair's caption, point sample and augmentation come from ``(seed, epoch, index)``
