@@ -31,7 +31,8 @@ MiniLM + cosine InfoNCE: ``ablation-eu-mp`` with no context layers). The point-t
 point tower starts from an ``h2arn-cpu`` run on the built-in demo data (``init_points_from``).
 
 Each run's scores are written to ``<work>/<split>/<run>/benchmark.json``; a rerun reuses them (``--fresh`` retrains),
-so an interrupted benchmark continues where it stopped. Writes ``realdata.json`` and ``realdata.md``. Nothing here
+so an interrupted benchmark continues where it stopped; ``--rescore`` scores recorded runs again from their best
+checkpoints with the current protocol (new metrics, no training, no new model selection). Writes ``realdata.json`` and ``realdata.md``. Nothing here
 asserts anything about time.
 """
 
@@ -264,7 +265,11 @@ def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p
     run_dir = args.work / split / f"{variant.replace(' ', '-').replace('/', '')}-seed{seed}"
     record = run_dir / "benchmark.json"
     if record.is_file() and not args.fresh:
-        return json.loads(record.read_text())
+        out = json.loads(record.read_text())
+        if args.rescore and (run_dir / "best").is_dir():  # same checkpoint, today's protocol (e.g. new query sets)
+            out["test"] = model_metrics(run_dir, dataset, p)
+            write_text_atomic(record, json.dumps(out, indent=2))
+        return out
     if args.only_recorded:
         return None
     overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *DATA_SETTINGS, *extra, *args.set]
@@ -327,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
     parser.add_argument("--only-recorded", action="store_true",
                         help="train nothing: tabulate the runs that already have results (the table says how many)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score recorded runs again with the current protocol (their checkpoints, no training)")
     parser.add_argument("--open-queries", type=Path, default=OPEN_QUERIES,
                         help="open-vocabulary query file (built from --data and WordNet if missing)")
     args = parser.parse_args(argv)
