@@ -56,7 +56,12 @@ from hyperalign.atomic import write_text_atomic
 from hyperalign.data._sh3f_text import room_query
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
-from hyperalign.data.open_queries import OpenQuerySet, build_open_queries, load_open_queries, write_open_queries
+from hyperalign.data.open_queries import (
+    OpenQuerySet,
+    build_open_queries,
+    load_open_queries,
+    write_open_queries,
+)
 from hyperalign.data.pairs import PointStore
 from hyperalign.data.wordnet import WordNet
 from hyperalign.encoders.text import TextTower, TextTowerConfig

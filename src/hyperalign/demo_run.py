@@ -85,10 +85,10 @@ def run_demo(
     out: Path, *, epochs: int | None = None, progress: bool = True, log: Callable[[str], None] | None = None, top_k: int = 3
 ) -> dict[str, Any]:
     import hyperalign
+    from hyperalign.atomic import write_text_atomic
     from hyperalign.data.demo import make_demo
     from hyperalign.data.layout import load_dataset
     from hyperalign.inference import evaluate
-    from hyperalign.atomic import write_text_atomic
     from hyperalign.train.config import load_config
     from hyperalign.train.loop import train
 

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import compare  # noqa: E402
+import compare
 
 
 def test_model_specs():

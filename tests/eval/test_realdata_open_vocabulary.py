@@ -16,7 +16,7 @@ from hyperalign.encoders.text import TextTower, TextTowerConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import realdata  # noqa: E402
+import realdata
 
 NAMES = [("sofa", "Sofa", "Living room"), ("lamp", "Lamp", "Bedroom"), ("bed", "Bed", "Bedroom"),
          ("desk", "Desk", "Office")]

@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -49,7 +50,7 @@ def test_warmup_then_linear_decay_to_zero():
     assert warm == pytest.approx([(t + 1) / 20 for t in range(20)])  # linear warm-up to the peak
     decay = [f(t) for t in range(20, 201)]
     assert decay[0] == pytest.approx(1.0) and decay[-1] == pytest.approx(0.0) and f(250) == pytest.approx(0.0)
-    steps = [a - b for a, b in zip(decay, decay[1:])]
+    steps = [a - b for a, b in itertools.pairwise(decay)]
     assert steps == pytest.approx([1 / 180] * 180)  # constant slope: a straight line from 1 at W to 0 at T
     assert f(110) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="schedule"):
