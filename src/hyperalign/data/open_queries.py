@@ -123,7 +123,8 @@ def build_open_queries(
     # normalised text -> display text, source synset offsets, tag-bearing item ids, source names, provenance
     found: dict[str, dict[str, Any]] = {}
 
-    def note(text: str, name: str, source: dict[str, Any], offset: int | None = None, item_id: str | None = None):
+    def note(text: str, name: str, source: dict[str, Any], offset: int | None = None,
+             item_id: str | None = None) -> None:
         key = normalise(text)
         if not key:
             return
