@@ -136,7 +136,7 @@ def bench(name: str, points: np.ndarray, queries: np.ndarray, c: float, args: ar
         del hnsw
 
         ivf, out["ivf"] = build(points, c, IndexSpec(kind="ivf", nlist=args.nlist), scratch)
-        out["ivf"]["params"] = {"nlist": int(ivf._faiss_index.nlist), "rerank_factor": 2, "kmeans": "tangent space, 20 iterations"}
+        out["ivf"]["params"] = {"nlist": ivf.store.nlist, "rerank_factor": 2, "kmeans": "tangent space, 20 iterations"}
         out["ivf"]["curve"] = []
         for nprobe in args.nprobe:
             ivf.configure(nprobe=nprobe)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hyperalign.data._catalogue import CATALOGUE, MATERIALS, instance_captions
+from hyperalign.data.demo.catalogue import CATALOGUE, MATERIALS, instance_captions
 from hyperalign.data.layout import load_dataset
 from hyperalign.demo_run import EXAMPLE_QUERIES, ExampleQuery, check_top_result
 

@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.io import PointCloudError
+    from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
     from hyperalign.train.checkpoint import CheckpointError
     from hyperalign.train.config import ConfigError
@@ -296,13 +296,26 @@ def index_build(
     ef_search: int = typer.Option(64, min=1, help="HNSW search-time candidate list."),
     nlist: int | None = typer.Option(None, min=1, help="IVF cells (default: about 4 sqrt(N))."),
     nprobe: int = typer.Option(16, min=1, help="IVF cells visited per query."),
+    backend: str = typer.Option("faiss", help="faiss (files in the index directory) or milvus (collections at --uri)."),
+    uri: str | None = typer.Option(None, help="Milvus: a milvus-lite .db file or http://host:19530 (token: $MILVUS_TOKEN)."),
+    collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
-    from hyperalign.index import Index
+    from hyperalign.index import Index, StoreSpec
 
+    if backend not in ("faiss", "milvus"):
+        raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
+    if backend == "milvus" and uri is None:
+        raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
+    if backend == "faiss" and uri is not None:
+        raise ValueError("--uri: only --backend milvus stores its points at a uri")
+    store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
-    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say)
-    written = index.save(out if out is not None else checkpoint / "index")
+    index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say)
+    try:
+        written = index.save(out if out is not None else checkpoint / "index")
+    finally:
+        index.close()
     _say(f"index written to {written}")
 
 
@@ -341,12 +354,14 @@ def search(
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
     loaded = Index.load(index, checkpoint)
-    if shape is not None:
-        hits = loaded.search_shape(shape, k, target or "captions")
-        _print_hits(hits, f"shape {shape}", json_out)
-    else:
-        hits = loaded.search_text(query, k, target or "shapes")
-        _print_hits(hits, f"query {query!r}", json_out)
+    try:
+        if shape is not None:
+            hits = loaded.search_shape(shape, k, target or "captions")
+        else:
+            hits = loaded.search_text(query, k, target or "shapes")
+    finally:
+        loaded.close()
+    _print_hits(hits, f"shape {shape}" if shape is not None else f"query {query!r}", json_out)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 evaluate on the test split once, answer a few example text queries, build the search index for `hyperalign serve`).
 
 The example queries are fixed here, written with the demo generator's own words (its category and sub-type
-captions, and :func:`~hyperalign.data._catalogue.instance_captions` with a material of its palette), two per caption
+captions, and :func:`~hyperalign.data.demo.catalogue.instance_captions` with a material of its palette), two per caption
 level. Beside each answer the report says whether the top result lies under the query's category (and sub-type,
 for sub-type and instance queries) in the dataset's caption tree, and for instance queries whether its material
 is the one named.
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from hyperalign.data._catalogue import CATALOGUE, instance_captions
+from hyperalign.data.demo.catalogue import CATALOGUE, instance_captions
 from hyperalign.data.layout import Dataset, Item
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from hyperalign.data.io import PointCloud, write_point_cloud
+from hyperalign.data.formats.io import PointCloud, write_point_cloud
 from hyperalign.data.layout import LayoutIndex, load_dataset, write_dataset
-from hyperalign.data.open_queries import OpenQuery, OpenQuerySet
+from hyperalign.data.sweethome3d.open_queries import OpenQuery, OpenQuerySet
 from hyperalign.encoders.text import TextTower, TextTowerConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -3,6 +3,7 @@ on-disk location, so the model trains once)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def tiny_euclidean_index(tmp_path_factory, tiny_demo):
     from hyperalign.index import Index
 
     return Index.build(tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory) -> str:
+    """One milvus-lite database file per test module (each file starts one embedded server)."""
+    pytest.importorskip("milvus_lite", reason="the Milvus backend needs milvus-lite (pip install 'hyperalign[milvus]')")
+    return str(tmp_path_factory.mktemp("milvus") / "index.db")
+
+
+@pytest.fixture(params=["faiss", "milvus"])
+def new_index(request):
+    """``new_index(dim, curvature, spec=None)``: an empty :class:`LorentzIndex` on the parametrized backend (Milvus: a
+    fresh collection in the module's milvus-lite file); closed after the test."""
+    from hyperalign.index import LorentzIndex, StoreSpec
+
+    uri = request.getfixturevalue("milvus_uri") if request.param == "milvus" else None
+    made = []
+
+    def make(dim, curvature, spec=None):
+        name = re.sub(r"\W", "_", f"t{len(made)}_{request.node.name}")[:200]
+        store = None if uri is None else StoreSpec(backend="milvus", uri=uri, collection=name)
+        made.append(LorentzIndex(dim, curvature, spec, store))
+        return made[-1]
+
+    make.backend = request.param
+    yield make
+    for index in made:
+        index.close()

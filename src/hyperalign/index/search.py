@@ -1,13 +1,15 @@
 """The search facade: a trained model plus Lorentz indexes of a dataset's shapes and captions.
 
 ``Index.build(checkpoint, data)`` embeds every shape and every distinct caption with the model
-(:mod:`hyperalign.inference`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`);
+(:mod:`hyperalign.inference`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`, on FAISS by
+default or on Milvus: :class:`~hyperalign.index.store.StoreSpec`);
 ``search_text`` / ``search_shape`` embed a query the same way and return ranked :class:`Hit` s with exact
 distances; ``more_general`` / ``more_specific`` follow entailment cones (:mod:`hyperalign.index.hierarchy`).
 
 Saved as a directory: ``index.json`` (format, model checkpoint and the sha256 of its ``weights.safetensors``, space
-and curvature, dataset root), ``records.json`` (items and captions), ``shapes/`` and ``captions/`` (the two
-indexes), written atomically. ``Index.load`` refuses a model whose weights or curvature differ from those recorded.
+and curvature, backend, dataset root), ``records.json`` (items and captions), ``shapes/`` and ``captions/`` (the
+two indexes; on Milvus, the collections ``<collection>_shapes`` and ``<collection>_captions``), written atomically;
+loading opens the backend recorded there. ``Index.load`` refuses a model whose weights or curvature differ from those recorded.
 Item ids are only ever looked up in the records; point files are read from the recorded dataset root, and only
 at paths inside it.
 """
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from hyperalign.index import hierarchy
-from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex
+from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 from hyperalign.atomic import atomic_directory
 
 if TYPE_CHECKING:
@@ -100,6 +102,13 @@ def _auto_spec(spec: IndexSpec | None, n: int) -> IndexSpec:
     return spec if spec is not None else IndexSpec(kind="flat" if n <= AUTO_FLAT_LIMIT else "hnsw")
 
 
+def _target_store(store: StoreSpec | None, target: Target) -> StoreSpec:
+    """Where one target's points live: FAISS files, or the Milvus collection ``<collection>_<target>``."""
+    if store is None or store.backend == "faiss":
+        return StoreSpec()
+    return store.model_copy(update={"collection": f"{store.collection}_{target}"})
+
+
 class Index:
     """Searchable shapes and captions of one dataset under one model. Build with :meth:`build`, or :meth:`load`."""
 
@@ -129,6 +138,7 @@ class Index:
         data: str | os.PathLike[str] | None = None,
         *,
         spec: IndexSpec | None = None,
+        store: StoreSpec | None = None,
         splits: Sequence[str] | None = None,
         batch_size: int = 64,
         log: Callable[[str], None] | None = None,
@@ -137,7 +147,8 @@ class Index:
 
         ``checkpoint``: run or checkpoint directory, or a loaded :class:`Retriever`; ``data``: dataset directory
         (default: the one the model was trained on); ``spec``: index kind and parameters (default: exact flat up to
-        100k points, HNSW above).
+        100k points, HNSW above); ``store``: backend (default FAISS; Milvus collections are ``<collection>_shapes``
+        and ``<collection>_captions``).
         """
         import hyperalign
         from hyperalign.data.layout import load_dataset
@@ -166,9 +177,9 @@ class Index:
         text_vecs = retriever.encode_text([c.text for c in caption_records], batch_size=batch_size).numpy()
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
-        shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)))
+        shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)), _target_store(store, "shapes"))
         shapes.add(shape_vecs)
-        captions = LorentzIndex(dim, c, _auto_spec(spec, len(caption_records)))
+        captions = LorentzIndex(dim, c, _auto_spec(spec, len(caption_records)), _target_store(store, "captions"))
         captions.add(text_vecs)
         info = {
             "format": FORMAT,
@@ -177,6 +188,7 @@ class Index:
             "space": shapes.space,
             "curvature": c,
             "dim": dim,
+            "backend": shapes.backend,
             "aperture_K": float(retriever.cfg.loss.aperture_K),
             "dataset": dataset.index.name,
             "dataset_root": str(Path(dataset.root).resolve()),
@@ -223,6 +235,11 @@ class Index:
             )
         return cls(retriever, shapes, captions, items, caption_records, info)
 
+    def close(self) -> None:
+        """Release the backends' connections (Milvus)."""
+        self.shapes.close()
+        self.captions.close()
+
     # ------------------------------------------------------------------ queries
     @property
     def hyperbolic(self) -> bool:
@@ -244,7 +261,7 @@ class Index:
 
     def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
         """The model's point for one point cloud (a file path, or an (N, 3|6) array), (1, dim)."""
-        from hyperalign.data.io import read_point_cloud
+        from hyperalign.data.formats import read_point_cloud
 
         if isinstance(cloud, (str, os.PathLike)):
             cloud = read_point_cloud(cloud).as_array(self.retriever.channels)
@@ -276,7 +293,7 @@ class Index:
 
     def item_points(self, item_id: str, max_points: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
         """xyz (M, 3) and rgb (M, 3) or None of an indexed shape, at most ``max_points`` (a seeded subsample)."""
-        from hyperalign.data.io import read_point_cloud
+        from hyperalign.data.formats import read_point_cloud
 
         record = self.item(item_id)
         root = Path(self.info["dataset_root"]).resolve()
@@ -320,10 +337,16 @@ class Index:
         ]
 
     def _hits(self, index: LorentzIndex, dist: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        return [self._hit(rank, index, int(i), float(d)) for rank, (d, i) in enumerate(zip(dist, ids), 1) if i >= 0]
+        found = ids[ids >= 0]
+        general = hierarchy.generality(index, found) if index.curvature is not None and len(found) else None
+        return [
+            self._hit(rank, index, int(i), float(d), None if general is None else float(general[rank - 1]))
+            for rank, (d, i) in enumerate(zip(dist[: len(found)], found), 1)
+        ]
 
-    def _hit(self, rank: int, index: LorentzIndex, i: int, distance: float) -> Hit:
-        general = float(hierarchy.generality(index, [i])[0]) if index.curvature is not None else None
+    def _hit(self, rank: int, index: LorentzIndex, i: int, distance: float, general: float | None = None) -> Hit:
+        if general is None and index.curvature is not None:
+            general = float(hierarchy.generality(index, [i])[0])
         if index is self.shapes:
             item = self.items[i]
             return Hit(rank, "shape", item.id, distance, item.title, None, general)
