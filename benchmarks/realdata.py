@@ -50,12 +50,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hyperalign.data.sweethome3d.open_queries import (
-    OpenQuerySet,
-    build_open_queries,
-    load_open_queries,
-    write_open_queries,
-)
 from torch import Tensor
 
 import hyperalign
@@ -63,6 +57,12 @@ from hyperalign.atomic import write_text_atomic
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
+from hyperalign.data.sweethome3d.open_queries import (
+    OpenQuerySet,
+    build_open_queries,
+    load_open_queries,
+    write_open_queries,
+)
 from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.data.wordnet import WordNet
 from hyperalign.encoders.text import TextTower, TextTowerConfig

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperalign.atomic import write_text_atomic
+from hyperalign.data.layout import Dataset
 from hyperalign.data.sweethome3d.classes import IGNORED_TAGS
 from hyperalign.data.sweethome3d.text import room_query
-from hyperalign.data.layout import Dataset
 from hyperalign.data.wordnet import Synset, WordNet
 
 FORMAT = "hyperalign-open-queries/1"
