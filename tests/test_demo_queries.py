@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hyperalign.data.demo.catalogue import CATALOGUE, MATERIALS, instance_captions
+from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import load_dataset
 from hyperalign.demo_run import EXAMPLE_QUERIES, ExampleQuery, check_top_result
 
@@ -55,3 +56,12 @@ def test_flags_read_the_tree_not_the_item_metadata(tiny_demo):
     query = ExampleQuery("an office chair", "subtype", "chair/office-chair")
     assert check_top_result(query, relinked, moved) == {"right_category": False, "right_subtype": False}
     assert check_top_result(ExampleQuery("a lamp", "category", "lamp"), relinked, moved) == {"right_category": True}
+
+
+def test_every_query_describes_test_items_of_the_default_demo(tmp_path):
+    """Splits and materials do not depend on the point count, so a 16-point copy of the default demo has the same."""
+    ds = load_dataset(make_demo(tmp_path, n_points=16).parent)
+    for q in EXAMPLE_QUERIES:
+        hits = [it for it in ds.items("test") if it.node is not None and (it.node + "/").startswith(q.node + "/")
+                and q.material in (None, it.meta["material"])]
+        assert hits, q
