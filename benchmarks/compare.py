@@ -53,11 +53,11 @@ from realdata import (
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
+from hyperalign.config import dump_config, load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import load_dataset
 from hyperalign.eval.stats import mean_std, paired_difference
-from hyperalign.inference import evaluate
-from hyperalign.train.config import dump_config, load_config
+from hyperalign.runtime.evaluation import evaluate
 from hyperalign.train.loop import train
 
 DATASETS = ("demo", *SPLITS)

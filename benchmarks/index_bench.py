@@ -164,7 +164,7 @@ def bench(name: str, points: np.ndarray, queries: np.ndarray, c: float, args: ar
 
 
 def real_embeddings(run: Path, max_queries: int) -> tuple[np.ndarray, np.ndarray, float] | None:
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     index = Index.build(run, log=log)
     if index.shapes.curvature is None:

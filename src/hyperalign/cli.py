@@ -33,8 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _user_errors() -> tuple[type[BaseException], ...]:
     from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
-    from hyperalign.train.checkpoint import CheckpointError
-    from hyperalign.train.config import ConfigError
+    from hyperalign.checkpoint import CheckpointError
+    from hyperalign.config import ConfigError
 
     return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
 
@@ -153,7 +153,7 @@ def t3drhit_cmd(
 @app.command()
 def presets() -> None:
     """List the shipped configuration presets."""
-    from hyperalign.train.config import list_presets
+    from hyperalign.config import list_presets
 
     typer.echo("\n".join(list_presets()))
 
@@ -172,7 +172,7 @@ def train(
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
     from hyperalign.train import distributed
-    from hyperalign.train.config import load_config
+    from hyperalign.config import load_config
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
@@ -196,7 +196,7 @@ def eval_cmd(
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
-    from hyperalign.inference import evaluate
+    from hyperalign.runtime.evaluation import evaluate
 
     retriever = hyperalign.load(checkpoint)
     metrics = evaluate(retriever, split, data, hierarchy=hierarchy)
@@ -214,7 +214,7 @@ def embed(
 ) -> None:
     """Embed a split's shapes and captions; writes embeddings plus a JSON sidecar of ids and texts."""
     import hyperalign
-    from hyperalign.inference import embed_split
+    from hyperalign.runtime.embeddings import embed_split
 
     try:
         i, n = (int(v) for v in shard.split("/"))
@@ -232,10 +232,15 @@ def demo(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Make the demo data, train the CPU preset, evaluate on the test split and run example text queries."""
-    from hyperalign.demo_run import run_demo
+    from hyperalign.config import TrainConfig
+    from hyperalign.runtime.demo import run_demo
+    from hyperalign.train.loop import train as run_training
+
+    def train_run(cfg: TrainConfig, run_dir: Path) -> Path:
+        return run_training(cfg, run_dir, progress=progress, log=_say).run_dir
 
     t0 = time.perf_counter()
-    report = run_demo(out, epochs=epochs, progress=progress, log=_say)
+    report = run_demo(out, train_run, epochs=epochs, log=_say)
     from hyperalign.eval.retrieval import format_table
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
@@ -266,7 +271,7 @@ def plot(
         _say(f"plot written to {path}")
 
 
-# ---------------------------------------------------------------------------------------------- search (issue 7)
+# ---------------------------------------------------------------------------------------------- search
 index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
@@ -301,7 +306,8 @@ def index_build(
     collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
-    from hyperalign.index import Index, StoreSpec
+    from hyperalign.index import StoreSpec
+    from hyperalign.runtime.index import Index
 
     if backend not in ("faiss", "milvus"):
         raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
@@ -349,7 +355,7 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
@@ -375,7 +381,7 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
     from hyperalign.serve.server import run_server
 
     if not (index / "index.json").is_file() and checkpoint is not None:
@@ -389,15 +395,60 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _checkout_containing(package_dir: Path) -> Path | None:
+    """The nearest ancestor of ``package_dir`` whose ``pyproject.toml`` declares the project ``hyperalign``, if any."""
+    import tomllib
+
+    for parent in package_dir.parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            return parent if project.get("name") == "hyperalign" else None
+    return None
+
+
+def _source_checkout() -> Path:
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set; else the
+    checkout the running package was imported from (an ancestor whose ``pyproject.toml`` names the project
+    ``hyperalign``); else the directory of an editable install (``pip install -e``), read from the distribution's
+    ``direct_url.json`` (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    import importlib.metadata
+    import os
+    from urllib.parse import unquote, urlparse
+
+    import hyperalign
+
+    if os.environ.get("HYPERALIGN_SOURCE"):
+        return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    checkout = _checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    if checkout is not None:
+        return checkout
+    try:
+        direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        direct = {}
+    url = urlparse(direct.get("url", ""))
+    if url.scheme != "file" or not direct.get("dir_info", {}).get("editable"):
+        raise FileNotFoundError(
+            "hyperalign bench runs the benchmarks of a source checkout, and this is not an editable install: "
+            "clone the repository and `pip install -e .` there, or set HYPERALIGN_SOURCE to the checkout"
+        )
+    return Path(unquote(url.path))
+
+
 def _run_benchmark_script(name: str, args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout (:func:`_source_checkout`)."""
     import importlib.util
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    script = _source_checkout() / "benchmarks" / f"{name}.py"
     if not script.is_file():
-        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+        raise FileNotFoundError(f"{script}: no such benchmark (is HYPERALIGN_SOURCE or the editable install a checkout of hyperalign?)")
     spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

@@ -14,7 +14,7 @@ def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, prese
     settings; ``ablation-eu-mp`` gives a Euclidean (cosine) model."""
     run = tmp_path_factory.getbasetemp() / f"index-tiny-run-{preset}"
     if not (run / "best" / "meta.json").is_file():
-        from hyperalign.train.config import load_config
+        from hyperalign.config import load_config
         from hyperalign.train.loop import train
 
         overrides = [
@@ -31,7 +31,7 @@ def tiny_index_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> 
     """The saved flat index of every shape and caption of ``data_dir`` under the tiny model (built once)."""
     out = tmp_path_factory.getbasetemp() / "index-tiny-index"
     if not (out / "index.json").is_file():
-        from hyperalign.index import Index
+        from hyperalign.runtime.index import Index
 
         Index.build(tiny_run_dir(tmp_path_factory, data_dir), data_dir).save(out)
     return out
@@ -49,7 +49,7 @@ def tiny_index_path(tmp_path_factory, tiny_demo) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_index(tiny_index_path):
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     return Index.load(tiny_index_path)
 
@@ -57,7 +57,7 @@ def tiny_index(tiny_index_path):
 @pytest.fixture(scope="session")
 def tiny_euclidean_index(tmp_path_factory, tiny_demo):
     """An index under a one-epoch Euclidean (cosine) model: the H2ARN Eu+MP ablation."""
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     return Index.build(tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
 

@@ -53,7 +53,7 @@ def test_cli_search_equals_the_faiss_index(milvus_index_dir, tiny_index, tiny_de
 def test_api_serves_the_milvus_index(milvus_index_dir, tiny_index):
     from fastapi.testclient import TestClient
 
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
     from hyperalign.serve import create_app
 
     index = Index.load(milvus_index_dir)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from hyperalign.data.formats import PointCloudError, read_point_cloud
-from hyperalign.index import Hit, Index
+from hyperalign.runtime.index import Hit, Index
 
 STATIC_DIR = Path(__file__).with_name("static")
 # Plain formats only: HDF5 can link to other files, OBJ to material files, and NPZ archives can inflate far beyond

@@ -1,7 +1,7 @@
 """The search facade: a trained model plus Lorentz indexes of a dataset's shapes and captions.
 
 ``Index.build(checkpoint, data)`` embeds every shape and every distinct caption with the model
-(:mod:`hyperalign.inference`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`, on FAISS by
+(:mod:`hyperalign.runtime.loading`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`, on FAISS by
 default or on Milvus: :class:`~hyperalign.index.store.StoreSpec`);
 ``search_text`` / ``search_shape`` embed a query the same way and return ranked :class:`Hit` s with exact
 distances; ``more_general`` / ``more_specific`` follow entailment cones (:mod:`hyperalign.index.hierarchy`).
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from hyperalign.atomic import atomic_directory
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
-from hyperalign.atomic import atomic_directory
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset
-    from hyperalign.inference import Retriever
+    from hyperalign.runtime.loading import Retriever
 
 FORMAT = "hyperalign-index/1"
 INFO_FILE = "index.json"
@@ -88,7 +88,7 @@ class Hit:
 
 def weights_fingerprint(checkpoint: Path) -> str:
     """sha256 of a checkpoint's ``weights.safetensors``: identifies the model an index was built with."""
-    from hyperalign.train.checkpoint import WEIGHTS
+    from hyperalign.checkpoint import WEIGHTS
 
     path = Path(checkpoint) / WEIGHTS
     digest = hashlib.sha256()
@@ -150,14 +150,12 @@ class Index:
         100k points, HNSW above); ``store``: backend (default FAISS; Milvus collections are ``<collection>_shapes``
         and ``<collection>_captions``).
         """
-        import hyperalign
-        from hyperalign.data.layout import load_dataset
-        from hyperalign.inference import Retriever
-        from hyperalign.train.setup import resolve_dataset
+        from hyperalign.runtime.datasets import resolve_dataset
+        from hyperalign.runtime.loading import Retriever, load
 
         say = log or (lambda msg: None)
-        retriever = checkpoint if isinstance(checkpoint, Retriever) else hyperalign.load(checkpoint)
-        dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(retriever.cfg)
+        retriever = checkpoint if isinstance(checkpoint, Retriever) else load(checkpoint)
+        dataset = resolve_dataset(retriever.cfg, data)
         chosen = [it for it in dataset.items() if splits is None or it.split in splits]
         if not chosen:
             raise ValueError(f"{dataset.root}: no items in splits {list(splits or [])}")
@@ -212,11 +210,11 @@ class Index:
     @classmethod
     def load(cls, directory: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> Index:
         """Load a saved index with the model it records (or ``checkpoint``, which must be that same model)."""
-        import hyperalign
+        from hyperalign.runtime.loading import load
 
         directory = Path(directory)
         info = _read_info(directory / INFO_FILE)
-        retriever = hyperalign.load(checkpoint if checkpoint is not None else info["checkpoint"])
+        retriever = load(checkpoint if checkpoint is not None else info["checkpoint"])
         found = weights_fingerprint(retriever.checkpoint)
         if found != info["weights_sha256"]:
             raise IndexFileError(

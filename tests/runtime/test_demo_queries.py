@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hyperalign.data.demo.catalogue import CATALOGUE, MATERIALS, instance_captions
 from hyperalign.data.demo import make_demo
+from hyperalign.data.demo.catalogue import CATALOGUE, MATERIALS, instance_captions
 from hyperalign.data.layout import load_dataset
-from hyperalign.demo_run import EXAMPLE_QUERIES, ExampleQuery, check_top_result
+from hyperalign.runtime.demo import EXAMPLE_QUERIES, ExampleQuery, check_top_result
 
 
 def test_queries_cover_every_level_in_the_generators_own_words(tiny_demo):

@@ -1,6 +1,12 @@
 import pytest
 
-from hyperalign.train.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
+from hyperalign.config import (
+    ConfigError,
+    apply_overrides,
+    dump_config,
+    list_presets,
+    load_config,
+)
 
 ABLATIONS = ["ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"]
 
@@ -51,7 +57,7 @@ def test_cpu_preset_keeps_the_paper_loss_and_optimiser_and_says_what_it_changes(
 
 
 def test_schedule_default_is_the_papers_linear_decay():
-    from hyperalign.train.config import TrainConfig
+    from hyperalign.config import TrainConfig
 
     assert TrainConfig().optim.schedule == "linear"
     with pytest.raises(ConfigError, match="optim.schedule"):
