@@ -45,13 +45,13 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
 from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}

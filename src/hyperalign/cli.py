@@ -31,10 +31,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.formats import PointCloudError
-    from hyperalign.data.layout import LayoutError
     from hyperalign.checkpoint import CheckpointError
     from hyperalign.config import ConfigError
+    from hyperalign.data.formats import PointCloudError
+    from hyperalign.data.layout import LayoutError
 
     return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
 
@@ -180,8 +180,8 @@ def train(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
-    from hyperalign.train import distributed
     from hyperalign.config import load_config
+    from hyperalign.train import distributed
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
