@@ -1,4 +1,4 @@
-"""Sweet Home 3D benchmark (issue 5): H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+"""Sweet Home 3D benchmark: H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
 
     hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
     python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
@@ -302,7 +302,7 @@ def mean_std(values: list[float]) -> list[float]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Sweet Home 3D benchmark (issue 5)\n\n{result['note']}\n"]
+    lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
         cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
         counts = rows.get("chance", {})
