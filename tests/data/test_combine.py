@@ -97,3 +97,11 @@ def test_combine_refuses_to_replace_an_unrelated_directory_and_mismatched_indexe
     with pytest.raises(ValueError, match="distinct"):
         combine_datasets([Source("a", (tmp_path / "a",)), Source("a", (tmp_path / "a",))], tmp_path / "bad")
     assert json.loads((tmp_path / "all" / "index.json").read_text())["format"] == "hyperalign-layout/1"
+
+
+def test_one_dataset_turned_upright_keeps_its_ids_without_prefixes(tmp_path):
+    _dataset(tmp_path / "a", "a", "z", ["category", "subtype", "instance"], ["train", "val", "test"])
+    ds = load_dataset(combine_datasets([Source("a", (tmp_path / "a",))], tmp_path / "up", prefix_ids=False))
+    assert [it.id for it in ds.items()] == ["s0", "s1", "s2"] and ds.items()[0].node == "category/subtype"
+    assert ds.index.name == "combined" and ds.index.levels == ["category", "subtype", "instance"]
+    assert np.allclose(ds.load_points(ds.items()[0])[:, 1], np.arange(8))

@@ -103,9 +103,12 @@ def combined_levels(datasets: list[Dataset]) -> tuple[list[str], list[dict[str, 
 
 def combine_datasets(
     sources: list[Source], out: str | os.PathLike[str], *, name: str = "combined", up_axis: Axis = "y",
-    channels: int | None = None, log=None,  # noqa: ANN001 - optional str -> None callback
+    channels: int | None = None, prefix_ids: bool = True, log=None,  # noqa: ANN001 - optional str -> None callback
 ) -> Path:
     """Write the combination of ``sources`` to the new directory ``out``; returns its ``index.json``.
+
+    ``prefix_ids=False`` keeps the sources' node and item ids as they are (e.g. one dataset turned onto another up
+    axis); ids that then clash are reported by the layout's validation.
 
     ``channels`` defaults to the widest source. ``out`` must not exist (or be a combination written before, which
     is replaced); the directory appears complete or not at all.
@@ -123,9 +126,10 @@ def combine_datasets(
     with atomic_directory(out, lambda p: _is_combination(p), what="a combined dataset") as tmp:
         for source, (ds, splits), lmap in zip(sources, loaded, level_map):
             rotation = up_rotation(ds.index.up_axis, up_axis)
+            prefix = f"{source.name}:" if prefix_ids else ""
             for node in ds.index.nodes:
-                nodes.append(Node(id=f"{source.name}:{node.id}", level=lmap[node.level], captions=node.captions,
-                                  parent=f"{source.name}:{node.parent}" if node.parent is not None else None))
+                nodes.append(Node(id=prefix + node.id, level=lmap[node.level], captions=node.captions,
+                                  parent=prefix + node.parent if node.parent is not None else None))
             (tmp / "points" / source.name).mkdir(parents=True)
             kept = 0
             for position, item in enumerate(ds.items()):
@@ -139,8 +143,8 @@ def combine_datasets(
                 with atomic_path(tmp / rel) as part:
                     np.save(part, pts.astype(np.float32))
                 meta = {**item.meta, "source": source.name, "source_id": item.id, "source_splits": splits[item.id]}
-                items.append(Item(id=f"{source.name}:{item.id}", points=rel, split=split,
-                                  node=f"{source.name}:{item.node}" if item.node is not None else None,
+                items.append(Item(id=prefix + item.id, points=rel, split=split,
+                                  node=prefix + item.node if item.node is not None else None,
                                   captions=item.captions, meta=meta))
                 kept += 1
             say(f"{source.name}: {kept} items from {', '.join(str(p) for p in source.indexes)}")
