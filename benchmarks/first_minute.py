@@ -41,8 +41,7 @@ def timed(cmd: list[str], src: Path, home: Path | None = None) -> dict[str, floa
     env = _env(src) | ({"HOME": str(home)} if home is not None else {})
     before = os.times()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "hyperalign", *cmd], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, "-m", "hyperalign", *cmd], env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)

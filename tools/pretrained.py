@@ -117,8 +117,8 @@ def _counts(path: Path) -> dict[str, dict[str, int]]:
 
 def cmd_ship(args: argparse.Namespace) -> None:
     import hyperalign
-    from hyperalign.runtime.evaluation import evaluate
     from hyperalign.checkpoint import META, WEIGHTS
+    from hyperalign.runtime.evaluation import evaluate
 
     work = Path(args.work)
     spec = VARIANTS[args.variant]

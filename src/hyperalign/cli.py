@@ -440,10 +440,10 @@ def _folder_search(
     folder: Path, checkpoint: Path | None, up_axis: str, xyz_only: bool, cache_dir: Path | None
 ) -> Any:
     """Embed ``folder`` (cached) with the model of ``checkpoint``; reports unreadable files."""
+    from tqdm.auto import tqdm
+
     import hyperalign
     from hyperalign.runtime.folder import FolderSearch
-
-    from tqdm.auto import tqdm
 
     found = FolderSearch(
         hyperalign.load(_model_or_default(checkpoint, xyz_only)), folder, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,

@@ -21,7 +21,16 @@ from typing import Literal
 import numpy as np
 
 from hyperalign.atomic import atomic_directory, atomic_path
-from hyperalign.data.layout import INDEX_NAME, Dataset, Item, LayoutError, LayoutIndex, Node, load_dataset, write_dataset
+from hyperalign.data.layout import (
+    INDEX_NAME,
+    Dataset,
+    Item,
+    LayoutError,
+    LayoutIndex,
+    Node,
+    load_dataset,
+    write_dataset,
+)
 
 Axis = Literal["x", "y", "z"]
 _AXES = {"x": 0, "y": 1, "z": 2}

@@ -21,6 +21,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,6 +103,17 @@ def _model_id(label: str, path: Path, max_tokens: int) -> str:
     return f"{safe_label}-{digest.hexdigest()[:12]}-L{max_tokens}"
 
 
+class TokenTower(Protocol):
+    """What the feature cache and inference need of a text tower (:class:`TextTower`, or its ONNX Runtime twin):
+    settings, feature width, cache id and ``tower(texts) -> (features (B, L, dim), mask (B, L))``."""
+
+    cfg: TextTowerConfig
+    dim: int
+    model_id: str
+
+    def __call__(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]: ...
+
+
 class TextTower(nn.Module):
     """A Hugging Face text backbone: ``forward(texts) -> (features (B, L, dim) float32, mask (B, L) bool)``.
 
@@ -174,7 +186,7 @@ class TextFeatureCache:
     never collide. Existing shards are read once, at the first :meth:`get`; features are returned on the CPU.
     """
 
-    def __init__(self, cache_dir: Path, tower: TextTower, batch_size: int = 64, progress: bool = True) -> None:
+    def __init__(self, cache_dir: Path, tower: TokenTower, batch_size: int = 64, progress: bool = True) -> None:
         if tower.cfg.trainable:
             raise ValueError("text.trainable: expected false for a feature cache (a trainable tower's features change)")
         if batch_size < 1:

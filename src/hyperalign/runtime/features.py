@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from hyperalign.config import TrainConfig
-from hyperalign.encoders.text import TextFeatureCache, TextTower
+from hyperalign.encoders.text import TextFeatureCache, TextTower, TokenTower
 
 
 class CaptionFeatures:
@@ -18,7 +18,7 @@ class CaptionFeatures:
     with a trainable tower (``text.trainable``) each batch runs the tower, so gradients reach it.
     """
 
-    def __init__(self, tower: TextTower, texts: list[str], cache: TextFeatureCache | None) -> None:
+    def __init__(self, tower: TokenTower, texts: list[str], cache: TextFeatureCache | None) -> None:
         self.tower = tower
         self.texts = texts
         self.dim = tower.dim
@@ -37,7 +37,7 @@ class CaptionFeatures:
         return self._tokens[ids, :length].float(), mask[:, :length]
 
 
-def caption_features(cfg: TrainConfig, texts: list[str], tower: TextTower | None = None, progress: bool = True) -> CaptionFeatures:
+def caption_features(cfg: TrainConfig, texts: list[str], tower: TokenTower | None = None, progress: bool = True) -> CaptionFeatures:
     """Caption features for ``texts``: cached when the text tower is frozen, live when it trains."""
     tower = tower or TextTower(cfg.model.text)
     cache = None

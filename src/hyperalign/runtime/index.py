@@ -32,8 +32,8 @@ from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 
 if TYPE_CHECKING:
-    from hyperalign.runtime.folder import FolderSearch
     from hyperalign.data.layout import Dataset
+    from hyperalign.runtime.folder import FolderSearch
     from hyperalign.runtime.loading import Retriever
 
 FORMAT = "hyperalign-index/1"

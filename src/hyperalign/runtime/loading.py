@@ -30,8 +30,8 @@ from hyperalign.checkpoint import (
 from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
-from hyperalign.encoders.text import TextTower
-from hyperalign.encoders.text_onnx import OnnxTextTower, onnx_text_tower
+from hyperalign.encoders.text import TextTower, TokenTower
+from hyperalign.encoders.text_onnx import onnx_text_tower
 from hyperalign.model.embed import LorentzChart
 from hyperalign.model.h2arn import H2ARN
 
@@ -45,7 +45,7 @@ def build_model(cfg: TrainConfig, text_dim: int, text_tower: TextTower | None = 
 class Retriever:
     """A trained model plus its text tower, in eval mode."""
 
-    def __init__(self, checkpoint: Path, cfg: TrainConfig, model: H2ARN, tower: TextTower | OnnxTextTower, meta: dict) -> None:
+    def __init__(self, checkpoint: Path, cfg: TrainConfig, model: H2ARN, tower: TokenTower, meta: dict) -> None:
         self.checkpoint = checkpoint
         self.cfg = cfg
         self.model = model.eval()
@@ -125,6 +125,6 @@ def load(path: str | os.PathLike[str]) -> Retriever:
     tower = onnx_text_tower(cfg.model.text, cfg.cache_dir) or TextTower(cfg.model.text)
     if tower.dim != text_dim:
         raise CheckpointError(f"{ckpt}: trained with text features of width {text_dim}, but {cfg.model.text.model!r} gives {tower.dim}")
-    model = build_model(cfg, text_dim, tower)
+    model = build_model(cfg, text_dim, tower if isinstance(tower, TextTower) else None)
     load_weights(ckpt, model, prefix=MODEL_PREFIX)
     return Retriever(ckpt, cfg, model, tower, meta)
