@@ -109,7 +109,7 @@ class Retriever:
     def curvature(self) -> float | None:
         """The curvature magnitude ``c`` of the model's Lorentz space (the chart's), None for a Euclidean model."""
         space = self.model.space
-        return float(space.c()) if isinstance(space, LorentzChart) else None
+        return float(space.c().detach()) if isinstance(space, LorentzChart) else None
 
 
 def load(path: str | os.PathLike[str]) -> Retriever:
