@@ -151,3 +151,37 @@ def test_a_euclidean_model_gets_a_cosine_index(tiny_euclidean_index, tmp_path):
         index.more_general(index.items[0].id)
     index.save(tmp_path / "eu")
     assert [h.id for h in Index.load(tmp_path / "eu").search_text("a lamp", k=5)] == [h.id for h in hits]
+
+
+def test_index_build_into_a_dataset_directory_is_refused_and_keeps_the_dataset(tiny_run, tiny_index, tmp_path):
+    """Probe: `index build --checkpoint RUN --out <an existing dataset directory>` deleted the dataset (its
+    ``index.json`` looked like an index's)."""
+    from hyperalign.data.demo import make_demo
+
+    dataset = tmp_path / "dataset"
+    make_demo(dataset, shapes_per_subtype=3, n_points=32, seed=1)
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    result = CliRunner().invoke(app, ["index", "build", "--checkpoint", str(tiny_run), "--out", str(dataset)])
+    assert result.exit_code == 2, result.output
+    assert "refusing to replace" in result.output and result.exception.__class__ is SystemExit
+    with pytest.raises(FileExistsError, match="not an index written by hyperalign"):
+        tiny_index.save(dataset)
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+    assert (dataset / "points").is_dir()
+
+
+def test_index_save_replaces_its_own_earlier_index(tiny_index, tmp_path):
+    out = tiny_index.save(tmp_path / "idx")
+    (out / "records.json").write_text("stale")
+    tiny_index.save(out)
+    assert json.loads((out / "records.json").read_text())["items"]
+
+
+def test_search_with_a_huge_k_returns_the_whole_index(tiny_index, tiny_index_path):
+    """Probe: `hyperalign search "a chair" -k 1000000000` ran 214 s at 12.2 GB; it returns every item at once now."""
+    result = CliRunner().invoke(app, ["search", "a chair", "--index", str(tiny_index_path), "-k", "1000000000", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["results"]
+    assert sorted(h["id"] for h in hits) == sorted(it.id for it in tiny_index.items)
+    general = tiny_index.more_general(tiny_index.items[0].id, k=10**12, strict=False)
+    assert 0 < len(general) < len(tiny_index.items) + len(tiny_index.caption_records)

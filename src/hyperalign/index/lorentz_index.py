@@ -42,7 +42,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hyperalign.geometry import lorentz
-from hyperalign.atomic import atomic_directory
+from hyperalign.atomic import atomic_directory, json_field_equals
 
 FORMAT = "hyperalign-lorentz-index/1"
 FAISS_FILE = "faiss.index"
@@ -307,14 +307,17 @@ class LorentzIndex:
         self.spec = IndexSpec.model_validate({**self.spec.model_dump(), **search_params})
 
     def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest stored points of each query (Q, dim): distances (Q, k) float32 ascending, ids (Q, k) int64.
+        """The ``k`` nearest stored points of each query (Q, dim): distances (Q, m) float32 ascending, ids (Q, m)
+        int64, with ``m = min(k, len(self))``: a ``k`` beyond the index size returns the whole index, and nothing is
+        allocated for the ``k`` asked.
 
         Distances are exact (:func:`lorentz.dist`, or ``1 - cos``) for every returned point; approximate kinds may miss
-        true neighbours. Missing results (fewer than ``k`` points) are ``inf`` / ``-1``.
+        true neighbours, and those missing results are ``inf`` / ``-1``.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1; got {k}")
         q = self._points(as_points(queries, self.dim, "queries"))
+        k = min(k, len(self))
         dist = np.full((len(q), k), np.inf, dtype=np.float32)
         ids = np.full((len(q), k), -1, dtype=np.int64)
         if len(self) == 0 or len(q) == 0:
@@ -390,7 +393,7 @@ class LorentzIndex:
         """Write the index directory atomically (replacing an earlier index there, never anything else)."""
         faiss = _faiss()
         directory = Path(directory)
-        with atomic_directory(directory, lambda p: (p / META_FILE).is_file()) as tmp:
+        with atomic_directory(directory, lambda p: json_field_equals(p / META_FILE, "format", FORMAT)) as tmp:
             if self._faiss_index is not None:
                 faiss.write_index(self._faiss_index, str(tmp / FAISS_FILE))
             np.save(tmp / VECTORS_FILE, self._vectors)

@@ -27,7 +27,7 @@ import numpy as np
 
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex
-from hyperalign.atomic import atomic_directory
+from hyperalign.atomic import atomic_directory, json_field_equals
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset
@@ -187,10 +187,13 @@ class Index:
         return cls(retriever, shapes, captions, items, caption_records, info)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the index directory atomically; an existing index there is replaced, anything else refused."""
+        """Write the index directory atomically; an existing index there is replaced, anything else refused.
+
+        An index is recognised by the ``format`` field of its ``index.json``, which only this method writes: a
+        dataset directory also holds an ``index.json`` and is never replaced."""
         directory = Path(directory)
         records = {"items": [asdict(it) for it in self.items], "captions": [asdict(c) for c in self.caption_records]}
-        with atomic_directory(directory, lambda p: (p / INFO_FILE).is_file()) as tmp:
+        with atomic_directory(directory, lambda p: json_field_equals(p / INFO_FILE, "format", FORMAT)) as tmp:
             self.shapes.save(tmp / "shapes")
             self.captions.save(tmp / "captions")
             (tmp / RECORDS_FILE).write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
