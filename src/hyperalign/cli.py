@@ -35,8 +35,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from hyperalign.data.layout import LayoutError
     from hyperalign.train.checkpoint import CheckpointError
     from hyperalign.train.config import ConfigError
+    from hyperalign.train.loop import NonFiniteLossError
 
-    return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
+    return (ConfigError, CheckpointError, LayoutError, PointCloudError, NonFiniteLossError, FileNotFoundError, ValueError)
 
 
 def friendly_errors(fn: F) -> F:
@@ -152,10 +153,12 @@ def t3drhit_cmd(
 
 @app.command()
 def presets() -> None:
-    """List the shipped configuration presets."""
-    from hyperalign.train.config import list_presets
+    """List the shipped configuration presets, each with its one-line description."""
+    from hyperalign.train.config import list_presets, preset_description
 
-    typer.echo("\n".join(list_presets()))
+    names = list_presets()
+    width = max(len(n) for n in names)
+    typer.echo("\n".join(f"{n:<{width}}  {preset_description(n)}" for n in names))
 
 
 @app.command()

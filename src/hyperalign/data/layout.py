@@ -41,7 +41,7 @@ NonBlank = Annotated[str, AfterValidator(_non_blank)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Node(_Strict):

@@ -61,7 +61,7 @@ class IndexFileError(ValueError):
 class IndexSpec(BaseModel):
     """Which FAISS index to build and how to search it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["flat", "hnsw", "ivf"] = "flat"
     hnsw_m: int = Field(32, ge=4, le=256, description="HNSW: links per node")

@@ -33,7 +33,7 @@ Method = Literal["h2arn", "meru", "argent", "hetero"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ArgentLossConfig(_Strict):

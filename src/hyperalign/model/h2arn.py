@@ -27,7 +27,7 @@ from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSp
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ContextConfig(_Strict):
