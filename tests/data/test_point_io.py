@@ -327,3 +327,21 @@ def test_normalize_unit_sphere_properties(xyz: np.ndarray, scale: float, shift: 
     assert abs(np.linalg.norm(out, axis=1).max() - 1.0) < 1e-9
     if np.ptp(xyz, axis=0).max() > 1.0:  # invariant to translation and positive scaling (away from round-off)
         np.testing.assert_allclose(normalize_unit_sphere(xyz * scale + np.array(shift)), out, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text,line,form",
+    [
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3", 7, "f i j k"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0", 4, "v x y z"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nv 0 0", 7, "v x y z"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nvn 0 0", 5, "vn x y z"),
+    ],
+    ids=["face cut short", "vertex-only cut short", "vertex after faces cut short", "normal cut short"],
+)
+def test_truncated_obj_names_the_file_and_line(tmp_path, text, line, form):
+    """Probe: a truncated OBJ gave numpy's "inhomogeneous shape" / broadcast text instead of the file and line."""
+    path = tmp_path / "cut.obj"
+    path.write_text(text)
+    with pytest.raises(PointCloudError, match=rf"cut\.obj, line {line}: .*expected an OBJ line '{form}"):
+        read_point_cloud(path)

@@ -108,6 +108,7 @@ def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     """Faces sampled via trimesh (vertex colours interpolated); a file with only ``v`` lines is read as points."""
     import trimesh
 
+    _check_obj_lines(path)
     try:
         mesh = trimesh.load(str(path), file_type="obj", force="mesh", process=False)
     except Exception as exc:  # trimesh raises assorted errors for malformed files
@@ -121,6 +122,32 @@ def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     if getattr(visual, "kind", None) == "vertex":
         rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
     return sample_mesh(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
+
+
+_OBJ_MIN_FIELDS = {"v": (3, "v x y z [r g b]"), "vn": (3, "vn x y z"), "vt": (1, "vt u [v [w]]"), "f": (3, "f i j k ...")}
+
+
+def _check_obj_lines(path: Path) -> None:
+    """Refuse short or non-numeric ``v`` / ``vn`` / ``vt`` / ``f`` lines (a truncated file) with the file and line."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                tokens = line.split("#", 1)[0].split()
+                if not tokens or tokens[0] not in _OBJ_MIN_FIELDS:
+                    continue
+                need, form = _OBJ_MIN_FIELDS[tokens[0]]
+                values = tokens[1:]
+                try:
+                    for value in values:
+                        int(value.split("/", 1)[0]) if tokens[0] == "f" else float(value)
+                except ValueError:
+                    values = []
+                if len(values) < need:
+                    raise PointCloudError(
+                        f"{path}, line {number}: {line.strip()[:60]!r}: expected an OBJ line {form!r} (is the file truncated?)"
+                    )
+    except UnicodeDecodeError as exc:
+        raise PointCloudError(f"{path}: not a text OBJ file: {exc}") from exc
 
 
 def _read_obj_vertices(path: Path, max_points: int) -> PointCloud:
