@@ -15,7 +15,7 @@ correct if any item it describes is retrieved):
   on the item split also text -> shape R@1 / R@10 for items whose name is seen / unseen in training;
 * coarse class: text -> shape mAP;
 * room (the catalogue category, 12 of them): room-query -> shape mAP and shape -> room accuracy (nearest of the
-  room queries of :func:`hyperalign.data._sh3f_text.room_query`, never seen in training: zero-shot).
+  room queries of :func:`hyperalign.data.sweethome3d.text.room_query`, never seen in training: zero-shot).
 
 References computed, not trained: ``chance`` (random distances, mean of 20 draws) and ``perfect room`` (items of the
 query's room first, in random order). Baselines trained with the same text side and loss: a size-only model (point
@@ -45,10 +45,10 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._sh3f_text import room_query
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
+from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
 from hyperalign.train.config import load_config

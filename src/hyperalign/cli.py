@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.io import PointCloudError
+    from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
     from hyperalign.train.checkpoint import CheckpointError
     from hyperalign.train.config import ConfigError

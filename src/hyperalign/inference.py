@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hyperalign.data.io import normalize_unit_sphere
+from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
 from hyperalign.encoders.text import TextTower
 from hyperalign.train.checkpoint import CheckpointError, load_weights, read_meta, resolve_checkpoint

@@ -247,7 +247,7 @@ class Index:
 
     def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
         """The model's point for one point cloud (a file path, or an (N, 3|6) array), (1, dim)."""
-        from hyperalign.data.io import read_point_cloud
+        from hyperalign.data.formats import read_point_cloud
 
         if isinstance(cloud, (str, os.PathLike)):
             cloud = read_point_cloud(cloud).as_array(self.retriever.channels)
@@ -279,7 +279,7 @@ class Index:
 
     def item_points(self, item_id: str, max_points: int = 4096, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
         """xyz (M, 3) and rgb (M, 3) or None of an indexed shape, at most ``max_points`` (a seeded subsample)."""
-        from hyperalign.data.io import read_point_cloud
+        from hyperalign.data.formats import read_point_cloud
 
         record = self.item(item_id)
         root = Path(self.info["dataset_root"]).resolve()

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from hyperalign.data.io import PointCloudError, read_point_cloud
+from hyperalign.data.formats import PointCloudError, read_point_cloud
 from hyperalign.index import Hit, Index
 
 STATIC_DIR = Path(__file__).with_name("static")

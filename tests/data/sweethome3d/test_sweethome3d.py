@@ -12,15 +12,21 @@ import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
-from wordnet_fixture import write_wordnet
 
 from hyperalign.cli import app
-from hyperalign.data._sh3f_catalog import read_library
-from hyperalign.data._sh3f_classes import ClassResolver, CoarseClass
-from hyperalign.data._sh3f_mesh import ModelError, sample_model
-from hyperalign.data._sh3f_properties import PropertiesError, parse_properties
 from hyperalign.data.layout import LayoutError, load_dataset
-from hyperalign.data.sweethome3d import DEFAULT_ROOT, ITEM_INDEX, REPORT, convert_sweethome3d, item_split, name_split
+from hyperalign.data.sweethome3d.catalog import read_library
+from hyperalign.data.sweethome3d.classes import ClassResolver, CoarseClass
+from hyperalign.data.sweethome3d.converter import (
+    DEFAULT_ROOT,
+    ITEM_INDEX,
+    REPORT,
+    convert_sweethome3d,
+    item_split,
+    name_split,
+)
+from hyperalign.data.sweethome3d.mesh import ModelError, sample_model
+from hyperalign.data.sweethome3d.properties import PropertiesError, parse_properties
 from hyperalign.data.wordnet import DEFAULT_ROOT as WORDNET_ROOT
 from hyperalign.data.wordnet import WordNet
 
@@ -97,8 +103,10 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def converted(library: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    wordnet = WordNet.load(write_wordnet(tmp_path_factory.mktemp("wordnet")))
+def converted(
+    library: Path, tiny_wordnet: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
+    wordnet = WordNet.load(tiny_wordnet)
     out = tmp_path_factory.mktemp("out")
     resolver = ClassResolver(wordnet, CLASSES, overrides={})
     return out, convert_sweethome3d(out, root=library, resolver=resolver, n_points=256)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from plyfile import PlyData, PlyElement
 
-from hyperalign.data.io import (
+from hyperalign.data.formats import (
     SUFFIXES,
     PointCloud,
     PointCloudError,

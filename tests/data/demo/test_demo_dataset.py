@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperalign.data._primitives import Box, Frustum, Sphere, Torus, sample_parts
 from hyperalign.data.demo import describe, make_demo
+from hyperalign.data.demo.primitives import Box, Frustum, Sphere, Torus, sample_parts
 from hyperalign.data.layout import Dataset, load_dataset
 
 SMALL = {"shapes_per_subtype": 4, "n_points": 128}

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
+from hyperalign import sampling
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._cloud import PointCloud
-from hyperalign.data.io import write_point_cloud
+from hyperalign.data.formats import write_point_cloud
+from hyperalign.data.formats.cloud import PointCloud
 from hyperalign.data.layout import Item, LayoutError, LayoutIndex, write_dataset
 
 Source = Literal["elephant", "s3dis"]
@@ -115,21 +117,13 @@ def load_points(path: Path) -> np.ndarray:
 
 
 def farthest_point_sample(xyz: np.ndarray, n: int) -> np.ndarray:
-    """Indices of ``n`` points by farthest point sampling, starting at the point farthest from the barycentre.
-
-    As the reference (``utils/fps.py``, ``fps_1``): float32 squared distances, first index on ties. (N, 3) -> (n,).
-    """
-    points = np.asarray(xyz, dtype=np.float32)
+    """Indices ``(n,)`` of ``n`` of the ``(N, 3)`` points by :func:`hyperalign.sampling.farthest_point_sample` on
+    float32 coordinates: as the reference (``utils/fps.py``, ``fps_1``), it starts at the point farthest from the
+    barycentre and takes the first index on ties."""
+    points = torch.from_numpy(np.ascontiguousarray(xyz, dtype=np.float32))
     if not 1 <= n <= len(points):
         raise ValueError(f"n must be in [1, {len(points)}]; got {n}")
-    distance = np.full(len(points), np.float32(1e10))
-    chosen = np.empty(n, dtype=np.int64)
-    farthest = int(np.argmax(((points - points.mean(axis=0)) ** 2).sum(axis=1)))
-    for i in range(n):
-        chosen[i] = farthest
-        np.minimum(distance, ((points - points[farthest]) ** 2).sum(axis=1), out=distance)
-        farthest = int(np.argmax(distance))
-    return chosen
+    return sampling.farthest_point_sample(points[None], n)[0].numpy()
 
 
 def preprocess_9ch(points: np.ndarray) -> np.ndarray:

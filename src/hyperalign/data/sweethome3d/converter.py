@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from hyperalign.data import _sh3f_text as text
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._cloud import PointCloud
-from hyperalign.data._sh3f_catalog import CatalogItem, read_library
-from hyperalign.data._sh3f_classes import ClassResolver, NameSense
-from hyperalign.data._sh3f_mesh import sample_model
-from hyperalign.data.io import normalize_unit_sphere, write_point_cloud
+from hyperalign.data.formats import normalize_unit_sphere, write_point_cloud
+from hyperalign.data.formats.cloud import PointCloud
 from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, write_dataset
+from hyperalign.data.sweethome3d import text
+from hyperalign.data.sweethome3d.catalog import CatalogItem, read_library
+from hyperalign.data.sweethome3d.classes import ClassResolver, NameSense
+from hyperalign.data.sweethome3d.mesh import sample_model
 from hyperalign.data.wordnet import DEFAULT_ROOT as WORDNET_ROOT
 from hyperalign.data.wordnet import WordNet
 

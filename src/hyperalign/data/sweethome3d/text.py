@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from hyperalign.data._sh3f_classes import CLAUSE_END, IGNORED_TAGS, CoarseClass
+from hyperalign.data.sweethome3d.classes import CLAUSE_END, IGNORED_TAGS, CoarseClass
 
 # Categories that are rooms: (phrase after a name, adjective before it).
 ROOMS = {

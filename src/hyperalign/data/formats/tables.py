@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.atomic import atomic_path
-from hyperalign.data._cloud import (
+from hyperalign.data.formats.cloud import (
     ALIASES,
     PointCloud,
     PointCloudError,

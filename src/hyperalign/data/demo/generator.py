@@ -1,7 +1,7 @@
 """The built-in demo dataset: seeded procedural furniture with captions at category, sub-type and instance level.
 
 ``make_demo`` writes the generic layout (``index.json`` + ``points/*.npy``) for every sub-type of
-``_catalogue.CATALOGUE``: shapes are area-weighted surface samples of their primitive parts, with per-point Gaussian
+``catalogue.CATALOGUE``: shapes are area-weighted surface samples of their primitive parts, with per-point Gaussian
 noise and (optionally) per-point material colour, normalised to the unit sphere. Shape ``k`` of a sub-type depends
 only on (seed, category, sub-type, k), so changing ``shapes_per_subtype`` keeps the existing shapes.
 """
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from hyperalign.data._catalogue import ACCENTS, CATALOGUE, MATERIALS, Category, Draft, Subtype, instance_captions
-from hyperalign.data._primitives import sample_parts
-from hyperalign.data.io import PointCloud, normalize_unit_sphere, write_point_cloud
+from hyperalign.data.demo.catalogue import ACCENTS, CATALOGUE, MATERIALS, Category, Draft, Subtype, instance_captions
+from hyperalign.data.demo.primitives import sample_parts
+from hyperalign.data.formats import PointCloud, normalize_unit_sphere, write_point_cloud
 from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, load_dataset, write_dataset
 
 LEVELS = ("category", "subtype", "instance")

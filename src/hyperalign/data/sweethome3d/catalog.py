@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hyperalign.data._sh3f_properties import PropertiesError, parse_properties
+from hyperalign.data.sweethome3d.properties import PropertiesError, parse_properties
 
 CATALOG_PREFIX = "PluginFurnitureCatalog"
 _TRANSLATION = re.compile(rf"{CATALOG_PREFIX}_([A-Za-z]{{2,3}}(?:_[A-Za-z0-9]+)*)\.properties")

@@ -8,7 +8,7 @@ import numpy as np
 from plyfile import PlyData, PlyElement
 
 from hyperalign.atomic import atomic_path
-from hyperalign.data._cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
+from hyperalign.data.formats.cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
 
 _COLOUR_NAMES = (("red", "green", "blue"), ("diffuse_red", "diffuse_green", "diffuse_blue"), ("r", "g", "b"))
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from hyperalign.cli import app
 from hyperalign.data.layout import load_dataset
-from hyperalign.data.t3drhit import (
+from hyperalign.data.t3drhit.converter import (
     T3DRHITError,
     convert_t3drhit,
     detect_source,

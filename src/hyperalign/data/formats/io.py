@@ -1,7 +1,8 @@
 """Point cloud files: read and write by extension, with every problem reported as a :class:`PointCloudError`.
 
-Formats: .npy / .npz (N, 3|6|9) arrays, .ply (plyfile), .off and .obj meshes (surface sampled with trimesh,
-area-weighted and seeded; vertex-only files read as points), .xyz / .txt / .csv text, .h5 / .hdf5 (h5py).
+Formats: .npy / .npz (N, 3|6|9) arrays, .ply (plyfile), .off and .obj meshes (surface sampled area-weighted and
+seeded by :func:`hyperalign.data.formats.mesh.sample_surface`; vertex-only files read as points), .xyz / .txt /
+.csv text, .h5 / .hdf5 (h5py).
 Column order for arrays and text is xyz, then rgb, then normals; text headers and the npz / h5 writers name them.
 """
 
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperalign.data import _mesh, _ply, _tables
-from hyperalign.data._cloud import PointCloud, PointCloudError
+from hyperalign.data.formats import mesh, ply, tables
+from hyperalign.data.formats.cloud import PointCloud, PointCloudError
 
 __all__ = [
     "SUFFIXES",
@@ -26,16 +27,16 @@ __all__ = [
 ]
 
 _WRITERS: dict[str, Callable[[Path, PointCloud], None]] = {
-    ".npy": _tables.write_npy,
-    ".npz": _tables.write_npz,
-    ".ply": _ply.write_ply,
-    ".off": _mesh.write_off,
-    ".obj": _mesh.write_obj,
-    ".xyz": _tables.write_text,
-    ".txt": _tables.write_text,
-    ".csv": _tables.write_text,
-    ".h5": _tables.write_h5,
-    ".hdf5": _tables.write_h5,
+    ".npy": tables.write_npy,
+    ".npz": tables.write_npz,
+    ".ply": ply.write_ply,
+    ".off": mesh.write_off,
+    ".obj": mesh.write_obj,
+    ".xyz": tables.write_text,
+    ".txt": tables.write_text,
+    ".csv": tables.write_text,
+    ".h5": tables.write_h5,
+    ".hdf5": tables.write_h5,
 }
 SUFFIXES = tuple(_WRITERS)  # supported extensions, read and write
 
@@ -66,18 +67,18 @@ def read_point_cloud(
     if path.stat().st_size == 0:
         raise PointCloudError(f"{path}: file is empty (0 bytes)")
     if suffix == ".npy":
-        return _tables.read_npy(path, max_points)
+        return tables.read_npy(path, max_points)
     if suffix == ".npz":
-        return _tables.read_npz(path, max_points)
+        return tables.read_npz(path, max_points)
     if suffix in (".h5", ".hdf5"):
-        return _tables.read_h5(path, h5_dataset, max_points)
+        return tables.read_h5(path, h5_dataset, max_points)
     if suffix == ".ply":
-        return _ply.read_ply(path, max_points)
+        return ply.read_ply(path, max_points)
     if suffix == ".off":
-        return _mesh.read_off(path, mesh_samples, seed, max_points)
+        return mesh.read_off(path, mesh_samples, seed, max_points)
     if suffix == ".obj":
-        return _mesh.read_obj(path, mesh_samples, seed, max_points)
-    return _tables.read_text(path, max_points)
+        return mesh.read_obj(path, mesh_samples, seed, max_points)
+    return tables.read_text(path, max_points)
 
 
 def write_point_cloud(path: str | os.PathLike[str], cloud: PointCloud) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperalign.data._primitives import Box, Frustum, Primitive, Sphere, Torus, rod
+from hyperalign.data.demo.primitives import Box, Frustum, Primitive, Sphere, Torus, rod
 
 # name -> (rgb, adjective, phrase); the main material of an instance.
 MATERIALS: dict[str, tuple[tuple[float, float, float], str, str]] = {

@@ -1,33 +1,123 @@
-"""Mesh formats (.off, .obj): surfaces are sampled area-weighted with trimesh; vertex-only files are read as points."""
+"""Mesh formats (.off, .obj) and the area-weighted surface sampler every mesh in the project goes through.
+
+Faces are sampled by :func:`sample_surface` (seeded, with an optional colour per point); vertex-only files are read
+as points. OBJ files are parsed with trimesh.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hyperalign.atomic import atomic_path
-from hyperalign.data._cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
+from hyperalign.data.formats.cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
 
 _OFF_HEADER = re.compile(r"(C?)(N?)OFF(\S*)")
+Colourer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (triangle index (K,), barycentric (K, 3)) -> rgb (K, 3)
+GREY = 0.5  # colour of parts without any material
 
 
-def sample_mesh(
+@dataclass(frozen=True)
+class SurfaceSample:
+    """Points on a triangle mesh: where they are, which triangle each lies on, and where in it."""
+
+    xyz: np.ndarray  # (n, 3) float64
+    face: np.ndarray  # (n,) int64 triangle index
+    bary: np.ndarray  # (n, 3) barycentric coordinates, rows sum to 1
+    rgb: np.ndarray | None  # (n, 3) in [0, 1], when a colourer was given
+
+
+def sample_surface(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    n: int,
+    seed: int | np.random.SeedSequence,
+    colour: Colourer | None = None,
+) -> SurfaceSample:
+    """``n`` points uniform on the surface of ``(V, 3)`` vertices and ``(F, 3)`` triangles, seeded.
+
+    Triangle ``t`` is drawn with probability ``A_t / sum(A)``, ``A_t = |(b - a) x (c - a)| / 2`` (non-finite areas
+    count as 0); then ``(u, v)`` uniform in the unit square, reflected to ``(1 - u, 1 - v)`` when ``u + v > 1``, gives
+    the barycentric coordinates ``(1 - u - v, u, v)``. ``colour`` maps (triangles, barycentric) to rgb per point.
+    Raises ValueError when the total area is zero.
+    """
+    corners = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    area[~np.isfinite(area)] = 0.0
+    if not area.sum() > 0.0:
+        raise ValueError(f"the {len(faces)} triangles have zero total area")
+    rng = np.random.default_rng(seed)
+    face = rng.choice(len(faces), size=n, p=area / area.sum())
+    u, v = rng.random(n), rng.random(n)
+    outside = u + v > 1.0
+    u[outside], v[outside] = 1.0 - u[outside], 1.0 - v[outside]
+    bary = np.stack([1.0 - u - v, u, v], axis=1)
+    xyz = np.einsum("nk,nkc->nc", bary, corners[face])
+    rgb = None if colour is None else np.clip(colour(face, bary), 0.0, 1.0)
+    return SurfaceSample(xyz, face, bary, rgb)
+
+
+def vertex_colourer(faces: np.ndarray, vertex_rgb: np.ndarray) -> Colourer:
+    """Colours interpolated from the ``(V, 3)`` vertex colours with the barycentric coordinates."""
+    return lambda face, bary: np.einsum("nk,nkc->nc", bary, vertex_rgb[faces[face]])
+
+
+def visual_colourer(geometry: object, faces: np.ndarray) -> Colourer:
+    """How to colour samples of one trimesh geometry with ``faces``: the material's diffuse texture at the
+    interpolated texture coordinate when there is one (the texture alone, without the ``Kd`` factor), else vertex
+    or face colours, else the material's diffuse colour (:data:`GREY` without a material)."""
+    visual = getattr(geometry, "visual", None)
+    kind = getattr(visual, "kind", None)
+    if kind == "vertex":
+        vertex_rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
+        return vertex_colourer(faces, vertex_rgb)
+    if kind == "face":
+        face_rgb = np.asarray(visual.face_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
+        return lambda face, bary: face_rgb[face]
+    material = getattr(visual, "material", None)
+    if material is not None and hasattr(material, "to_simple"):  # PBR material
+        material = material.to_simple()
+    diffuse = getattr(material, "diffuse", None)
+    base = np.full(3, GREY) if diffuse is None else np.asarray(diffuse, dtype=np.float64)[:3] / 255.0
+    image = getattr(material, "image", None)
+    uv = getattr(visual, "uv", None)
+    if image is None or uv is None or len(uv) == 0:
+        return lambda face, bary: np.broadcast_to(base, (len(face), 3))
+    texels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+    uv = np.asarray(uv, dtype=np.float64)
+
+    def texture(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        st = np.einsum("nk,nkc->nc", bary, uv[faces[face]])
+        st = np.where(np.isfinite(st), st, 0.0) % 1.0  # textures repeat outside [0, 1]
+        h, w = texels.shape[:2]
+        col = np.minimum((st[:, 0] * w).astype(np.int64), w - 1)
+        row = np.minimum(((1.0 - st[:, 1]) * h).astype(np.int64), h - 1)  # v runs bottom-up, image rows top-down
+        return texels[row, col]
+
+    return texture
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """Unit normals ``(b - a) x (c - a) / |...|`` of the triangles ``face`` (all of positive area)."""
+    a, b, c = (vertices[faces[face, k]] for k in range(3))
+    normal = np.cross(b - a, c - a)
+    return normal / np.linalg.norm(normal, axis=1, keepdims=True)
+
+
+def _sample_cloud(
     path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_rgb: np.ndarray | None, n: int, seed: int
 ) -> PointCloud:
-    """``n`` area-weighted surface samples (seeded); colours interpolated from vertices, normals from faces."""
-    import trimesh
-
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
-    area = float(mesh.area)
-    if not (np.isfinite(area) and area > 0.0):
-        raise PointCloudError(f"{path}: the {len(faces)} faces have zero (or non-finite) total area; cannot sample")
-    points, face_index, bary = trimesh.sample.sample_surface(mesh, n, seed=seed, return_barycentric=True)
-    rgb = None
-    if vertex_rgb is not None:
-        rgb = np.clip(np.einsum("nk,nkc->nc", bary, vertex_rgb[faces[face_index]]), 0.0, 1.0)
-    return make_cloud(path, points, rgb, mesh.face_normals[face_index])
+    """``n`` surface samples as a cloud: colours interpolated from the vertices, normals from the faces."""
+    colour = None if vertex_rgb is None else vertex_colourer(faces, vertex_rgb)
+    try:
+        sample = sample_surface(vertices, faces, n, seed, colour)
+    except ValueError as exc:
+        raise PointCloudError(f"{path}: {exc}; cannot sample") from None
+    return make_cloud(path, sample.xyz, sample.rgb, face_normals(vertices, faces, sample.face))
 
 
 def _triangulate(path: Path, polygons: list[list[int]], n_vertices: int) -> np.ndarray:
@@ -59,7 +149,7 @@ def read_off(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
         return make_cloud(path, table[:, :3], rgb, normals)
     check_count(path, mesh_samples, max_points)
     faces = _triangulate(path, polygons, len(table))
-    return sample_mesh(path, table[:, :3], faces, rgb, mesh_samples, seed)
+    return _sample_cloud(path, table[:, :3], faces, rgb, mesh_samples, seed)
 
 
 def _split_off(path: Path) -> tuple[list[list[str]], list[list[str]], bool, bool]:
@@ -105,7 +195,8 @@ def write_off(path: Path, cloud: PointCloud) -> None:
 
 
 def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> PointCloud:
-    """Faces sampled via trimesh (vertex colours interpolated); a file with only ``v`` lines is read as points."""
+    """Parsed by trimesh, faces sampled by :func:`sample_surface` (vertex colours interpolated); a file with only
+    ``v`` lines is read as points."""
     import trimesh
 
     _check_obj_lines(path)
@@ -121,7 +212,7 @@ def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     rgb = None
     if getattr(visual, "kind", None) == "vertex":
         rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
-    return sample_mesh(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
+    return _sample_cloud(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
 
 
 _OBJ_MIN_FIELDS = {"v": (3, "v x y z [r g b]"), "vn": (3, "vn x y z"), "vt": (1, "vt u [v [w]]"), "f": (3, "f i j k ...")}

@@ -12,15 +12,13 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from hyperalign.data._cloud import PointCloud
-
-Colourer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (face index (K,), barycentric (K, 3)) -> rgb (K, 3)
-GREY = 0.5  # colour of parts without any material
+from hyperalign.data.formats.cloud import PointCloud
+from hyperalign.data.formats.mesh import Colourer, sample_surface, visual_colourer
 
 
 class ModelError(ValueError):
@@ -69,22 +67,21 @@ def sample_model(
     faces = np.concatenate([p.faces + offset for p, offset in zip(parts, offsets)])
     part_of_face = np.repeat(np.arange(len(parts)), [len(p.faces) for p in parts])
     vertices, scale = _place(vertices, rotation, size, where)
-    corners = vertices[faces]
-    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
-    area[~np.isfinite(area)] = 0.0
-    if not area.sum() > 0.0:
-        raise ModelError(f"{where}: the {len(faces)} triangles have zero total area")
-    rng = np.random.default_rng(seed)
-    face = rng.choice(len(faces), size=n, p=area / area.sum())
-    bary = _random_barycentric(rng, n)
-    xyz = np.einsum("nk,nkc->nc", bary, corners[face])
-    rgb = np.empty((n, 3))
     starts = np.cumsum([0] + [len(p.faces) for p in parts])
-    for k, part in enumerate(parts):
-        chosen = part_of_face[face] == k
-        if chosen.any():
-            rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
-    return ModelSample(PointCloud(xyz, np.clip(rgb, 0.0, 1.0)), scale)
+
+    def colour(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        rgb = np.empty((len(face), 3))
+        for k, part in enumerate(parts):
+            chosen = part_of_face[face] == k
+            if chosen.any():
+                rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
+        return rgb
+
+    try:
+        sample = sample_surface(vertices, faces, n, seed, colour)
+    except ValueError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    return ModelSample(PointCloud(sample.xyz, sample.rgb), scale)
 
 
 def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]:
@@ -110,7 +107,7 @@ def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]
             continue  # lines or points: no surface to sample
         vertices = np.asarray(geometry.vertices, dtype=np.float64)
         vertices = vertices @ transform[:3, :3].T + transform[:3, 3]
-        parts.append(_Part(vertices, faces, _colourer(geometry, faces)))
+        parts.append(_Part(vertices, faces, visual_colourer(geometry, faces)))
     return parts
 
 
@@ -131,47 +128,6 @@ def _place(
     if size is not None:
         scale = np.where(flat, 1.0, np.asarray(size, dtype=np.float64) / np.where(flat, 1.0, extent))
     return vertices * scale, scale
-
-
-def _random_barycentric(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Uniform barycentric coordinates on a triangle: (n, 3), rows sum to 1."""
-    u, v = rng.random(n), rng.random(n)
-    outside = u + v > 1.0
-    u[outside], v[outside] = 1.0 - u[outside], 1.0 - v[outside]
-    return np.stack([1.0 - u - v, u, v], axis=1)
-
-
-def _colourer(geometry: object, faces: np.ndarray) -> Colourer:
-    """How to colour samples of one geometry: texture, vertex / face colours, or the material's diffuse colour."""
-    visual = getattr(geometry, "visual", None)
-    kind = getattr(visual, "kind", None)
-    if kind == "vertex":
-        vertex_rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
-        return lambda face, bary: np.einsum("nk,nkc->nc", bary, vertex_rgb[faces[face]])
-    if kind == "face":
-        face_rgb = np.asarray(visual.face_colors, dtype=np.float64)[:, :3] / 255.0  # type: ignore[union-attr]
-        return lambda face, bary: face_rgb[face]
-    material = getattr(visual, "material", None)
-    if material is not None and hasattr(material, "to_simple"):  # PBR material
-        material = material.to_simple()
-    diffuse = getattr(material, "diffuse", None)
-    base = np.full(3, GREY) if diffuse is None else np.asarray(diffuse, dtype=np.float64)[:3] / 255.0
-    image = getattr(material, "image", None)
-    uv = getattr(visual, "uv", None)
-    if image is None or uv is None or len(uv) == 0:
-        return lambda face, bary: np.broadcast_to(base, (len(face), 3))
-    texels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
-    uv = np.asarray(uv, dtype=np.float64)
-
-    def texture(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
-        st = np.einsum("nk,nkc->nc", bary, uv[faces[face]])
-        st = np.where(np.isfinite(st), st, 0.0) % 1.0  # textures repeat outside [0, 1]
-        h, w = texels.shape[:2]
-        col = np.minimum((st[:, 0] * w).astype(np.int64), w - 1)
-        row = np.minimum(((1.0 - st[:, 1]) * h).astype(np.int64), h - 1)  # v runs bottom-up, image rows top-down
-        return texels[row, col]
-
-    return texture
 
 
 class _ZipResolver:

@@ -1,4 +1,4 @@
-"""A tiny WordNet noun database in the real file format (data.noun, index.noun, noun.exc), written by tests.
+"""Shared data fixtures: a tiny WordNet noun database in the real file format (data.noun, index.noun, noun.exc).
 
 Synset offsets are byte positions in data.noun, as in WordNet: every offset is written with 8 digits, so line
 lengths are known before the offsets are assigned.
@@ -7,6 +7,8 @@ lengths are known before the offsets are assigned.
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 LICENSE = "  1 This software and database is being provided to you, the LICENSEE, by  \n  2 Princeton University.  \n"
 
@@ -68,3 +70,9 @@ def _line(key: str, offsets: dict[str, int]) -> str:
     words = " ".join(f"{lemma} 0" for lemma in lemmas)
     pointers = " ".join(f"@ {offsets[h]:08d} n 0000" for h in hypernyms)
     return f"{offsets[key]:08d} {lexfile:02d} n {len(lemmas):02x} {words} {len(hypernyms):03d} {pointers} | {gloss}  \n"
+
+
+@pytest.fixture(scope="session")
+def tiny_wordnet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of a tiny WordNet written once per session (copy it before changing a file)."""
+    return write_wordnet(tmp_path_factory.mktemp("wordnet"))
