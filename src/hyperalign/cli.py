@@ -306,11 +306,12 @@ def index_build(
     _say(f"index written to {written}")
 
 
-def _print_hits(hits: list[Any], title: str, as_json: bool) -> None:
+def _print_hits(hits: list[Any], title: str, as_json: bool, query: dict[str, str] | None = None) -> None:
+    """A table under ``title``, or JSON: the ``query`` fields (the text, or the shape file) and the results."""
     from dataclasses import asdict
 
     if as_json:
-        typer.echo(json.dumps({"query": title, "results": [asdict(h) for h in hits]}, indent=2))
+        typer.echo(json.dumps({**(query or {}), "results": [asdict(h) for h in hits]}, indent=2))
         return
     typer.echo(title)
     if not hits:
@@ -334,19 +335,30 @@ def search(
     target: str | None = typer.Option(None, help="shapes or captions (default: shapes for text, captions for --shape)."),
     checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    max_points: int = typer.Option(2_000_000, "--max-points", min=1, help="Largest --shape file read, in points."),
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
+    from hyperalign.data.formats import PointCloudError, SizeLimitError
     from hyperalign.index import Index
 
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
     loaded = Index.load(index, checkpoint)
     if shape is not None:
-        hits = loaded.search_shape(shape, k, target or "captions")
-        _print_hits(hits, f"shape {shape}", json_out)
+        try:
+            hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
+        except SizeLimitError as e:
+            if e.option != "max_points":
+                raise
+            count = e.count if e.count is not None else "more"
+            raise PointCloudError(
+                f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
+                f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
+            ) from None
+        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
     else:
         hits = loaded.search_text(query, k, target or "shapes")
-        _print_hits(hits, f"query {query!r}", json_out)
+        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
 @app.command()

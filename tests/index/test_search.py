@@ -115,7 +115,7 @@ def test_cli_build_and_search(tiny_run, tiny_demo, tmp_path):
     result = runner.invoke(app, ["search", "a round table", "-k", "3", "--index", str(out), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["query"] == "query 'a round table'" and len(payload["results"]) == 3
+    assert payload["query"] == "a round table" and len(payload["results"]) == 3
 
     table = runner.invoke(app, ["search", "a round table", "-k", "3", "--index", str(out)])
     assert table.exit_code == 0 and payload["results"][0]["id"] in table.stdout
@@ -185,3 +185,25 @@ def test_search_with_a_huge_k_returns_the_whole_index(tiny_index, tiny_index_pat
     assert sorted(h["id"] for h in hits) == sorted(it.id for it in tiny_index.items)
     general = tiny_index.more_general(tiny_index.items[0].id, k=10**12, strict=False)
     assert 0 < len(general) < len(tiny_index.items) + len(tiny_index.caption_records)
+
+
+def test_search_json_holds_the_query_text_and_the_shape_file(tiny_index, tiny_index_path, tiny_demo):
+    """Probe: the JSON "query" field held "query 'a vase'" instead of the text."""
+    result = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["query"] == "a vase"
+    cloud = tiny_demo / tiny_index.items[0].points
+    result = CliRunner().invoke(app, ["search", "--shape", str(cloud), "--index", str(tiny_index_path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["shape"] == str(cloud) and "query" not in out
+
+
+def test_too_many_points_names_the_cli_option(tiny_index, tiny_index_path, tiny_demo):
+    """Probe: the "too many points" error told CLI users to pass max_points to read_point_cloud."""
+    cloud = tiny_demo / tiny_index.items[0].points
+    args = ["search", "--shape", str(cloud), "--index", str(tiny_index_path), "--max-points", "10"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "exceed the limit of --max-points 10; pass a larger --max-points (e.g. --max-points 128)" in result.output
+    assert "read_point_cloud" not in result.output and "max_points=" not in result.output

@@ -245,12 +245,13 @@ class Index:
         with self._lock:
             return self.retriever.encode_text([text]).numpy()
 
-    def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
-        """The model's point for one point cloud (a file path, or an (N, 3|6) array), (1, dim)."""
+    def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray, max_points: int = 2_000_000) -> np.ndarray:
+        """The model's point for one point cloud (a file path of at most ``max_points`` points, or an (N, 3|6)
+        array), (1, dim)."""
         from hyperalign.data.formats import read_point_cloud
 
         if isinstance(cloud, (str, os.PathLike)):
-            cloud = read_point_cloud(cloud).as_array(self.retriever.channels)
+            cloud = read_point_cloud(cloud, max_points=max_points).as_array(self.retriever.channels)
         with self._lock:
             return self.retriever.encode_points([np.asarray(cloud, dtype=np.float32)]).numpy()
 
@@ -265,10 +266,14 @@ class Index:
         return self.search_vector(self.embed_text(text), k, target)
 
     def search_shape(
-        self, cloud: str | os.PathLike[str] | np.ndarray, k: int = 10, target: Target = "captions"
+        self,
+        cloud: str | os.PathLike[str] | np.ndarray,
+        k: int = 10,
+        target: Target = "captions",
+        max_points: int = 2_000_000,
     ) -> list[Hit]:
         """The ``k`` captions (or shapes) nearest to a point cloud (file or array), nearest first."""
-        return self.search_vector(self.embed_shape(cloud), k, target)
+        return self.search_vector(self.embed_shape(cloud, max_points), k, target)
 
     def item(self, item_id: str) -> ItemRecord:
         """The record of an indexed shape; ``KeyError`` if the id is not in the index."""
