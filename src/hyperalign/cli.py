@@ -370,16 +370,22 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port."),
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
+    batching: bool = typer.Option(True, help="Batch concurrent text queries into one forward pass (--no-batching: "
+                                  "each query alone)."),
+    max_batch: int = typer.Option(64, min=1, help="Most text queries per batch."),
+    max_wait_ms: float = typer.Option(4.0, min=0.0, help="Longest wait for a batch to fill, in ms."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
     from hyperalign.index import Index
+    from hyperalign.serve import BatchSettings
     from hyperalign.serve.server import run_server
 
     if not (index / "index.json").is_file() and checkpoint is not None:
         _say(f"{index} has no index yet: building it from {checkpoint}")
         Index.build(checkpoint, data, log=_say).save(index)
     loaded = Index.load(index)
-    run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
+    settings = BatchSettings(max_batch=max_batch, max_wait_ms=max_wait_ms) if batching else None
+    run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), batching=settings, log=_say)
 
 
 bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)

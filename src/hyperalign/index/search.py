@@ -245,6 +245,14 @@ class Index:
         with self._lock:
             return self.retriever.encode_text([text]).numpy()
 
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """The model's points for several query texts in one forward pass, (len(texts), dim)."""
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("query text must be a non-empty string")
+        with self._lock:
+            return self.retriever.encode_text(list(texts)).numpy()
+
     def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray, max_points: int = 2_000_000) -> np.ndarray:
         """The model's point for one point cloud (a file path of at most ``max_points`` points, or an (N, 3|6)
         array), (1, dim)."""
@@ -257,9 +265,13 @@ class Index:
 
     def search_vector(self, vector: np.ndarray, k: int = 10, target: Target = "shapes") -> list[Hit]:
         """Nearest stored shapes or captions to an embedded point (1, dim)."""
+        return self.search_vectors(vector, k, target)[0]
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 10, target: Target = "shapes") -> list[list[Hit]]:
+        """Nearest stored shapes or captions to each of several embedded points (Q, dim), in one index search."""
         index = self._target(target)
-        dist, ids = index.search(vector, k)
-        return self._hits(index, dist[0], ids[0])
+        dist, ids = index.search(vectors, k)
+        return [self._hits(index, d, i) for d, i in zip(dist, ids)]
 
     def search_text(self, text: str, k: int = 10, target: Target = "shapes") -> list[Hit]:
         """The ``k`` shapes (or captions) nearest to a text query, nearest first."""
