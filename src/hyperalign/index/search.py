@@ -120,6 +120,7 @@ class Index:
         self.info = info
         self._row = {item.id: i for i, item in enumerate(items)}
         self._lock = threading.Lock()  # the text tokenizer and the towers are not safe for concurrent calls
+        self._general: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ build / save / load
     @classmethod
@@ -342,8 +343,18 @@ class Index:
     def _hits(self, index: LorentzIndex, dist: np.ndarray, ids: np.ndarray) -> list[Hit]:
         return [self._hit(rank, index, int(i), float(d)) for rank, (d, i) in enumerate(zip(dist, ids), 1) if i >= 0]
 
+    def _generality(self, index: LorentzIndex) -> np.ndarray | None:
+        """Distance from the origin of every stored point of ``index`` (by id), computed once; None for cosine."""
+        if index.curvature is None:
+            return None
+        key = "shapes" if index is self.shapes else "captions"
+        if key not in self._general:
+            self._general[key] = hierarchy.generality(index, np.arange(len(index)))
+        return self._general[key]
+
     def _hit(self, rank: int, index: LorentzIndex, i: int, distance: float) -> Hit:
-        general = float(hierarchy.generality(index, [i])[0]) if index.curvature is not None else None
+        table = self._generality(index)
+        general = float(table[i]) if table is not None else None
         if index is self.shapes:
             item = self.items[i]
             return Hit(rank, "shape", item.id, distance, item.title, None, general)
