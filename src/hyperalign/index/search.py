@@ -182,6 +182,7 @@ class Index:
             "dataset": dataset.index.name,
             "dataset_root": str(Path(dataset.root).resolve()),
             "channels": dataset.index.channels,
+            "up_axis": dataset.index.up_axis,
             "splits": sorted({it.split for it in items}),
         }
         say(f"indexed: {shapes!r}, {captions!r}")
@@ -228,6 +229,14 @@ class Index:
         return cls(retriever, shapes, captions, items, caption_records, info)
 
     # ------------------------------------------------------------------ queries
+    @property
+    def up_axis(self) -> str:
+        """The indexed clouds' vertical axis, ``"x"``, ``"y"`` or ``"z"`` (the dataset's ``up_axis``; indexes built
+        before it was recorded read it from the dataset, default ``"y"``)."""
+        if "up_axis" not in self.info:
+            self.info["up_axis"] = _dataset_up_axis(Path(self.info["dataset_root"]))
+        return str(self.info["up_axis"])
+
     @property
     def hyperbolic(self) -> bool:
         return self.shapes.curvature is not None
@@ -374,6 +383,15 @@ def _item_record(dataset: Dataset, item: Any) -> ItemRecord:
         creator=_text_or_none(meta.get("creator")),
         meta=meta,
     )
+
+
+def _dataset_up_axis(root: Path) -> str:
+    """``up_axis`` of the dataset's ``index.json`` ("y" when the file or the field is missing or unreadable)."""
+    try:
+        axis = json.loads((root / "index.json").read_text(encoding="utf-8")).get("up_axis", "y")
+    except (OSError, ValueError, AttributeError):
+        return "y"
+    return axis if axis in ("x", "y", "z") else "y"
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -106,6 +106,7 @@ class HealthOut(BaseModel):
     curvature: float | None
     kind: str
     dataset: str
+    up_axis: Literal["x", "y", "z"] = Field(description="the clouds' vertical axis; viewers turn it upwards")
     limits: dict[str, int]
 
 
@@ -234,6 +235,7 @@ def create_app(
             curvature=index.shapes.curvature,
             kind=index.shapes.spec.kind,
             dataset=str(index.info.get("dataset", "")),
+            up_axis=index.up_axis,
             limits={k: int(v) for k, v in asdict(limits).items()},
         )
 
