@@ -196,13 +196,16 @@ def eval_cmd(
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
     hierarchy: bool = typer.Option(False, help="Also hierarchy metrics: LA, HCA, MTA, PEP AUC/AP, depth-norm Spearman."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
     from hyperalign.inference import evaluate
 
     retriever = hyperalign.load(checkpoint)
-    metrics = evaluate(retriever, split, data, hierarchy=hierarchy)
+    if progress:
+        _say(f"evaluating {retriever.checkpoint} on the {split} split")
+    metrics = evaluate(retriever, split, data, progress=progress, hierarchy=hierarchy)
     _print_metrics(metrics, f"{split} split — {retriever.checkpoint}", json_out)
 
 
@@ -257,12 +260,13 @@ def plot(
     out: Path = typer.Option(Path("plots"), help="Directory for the PNG files."),
     split: str = typer.Option("test", help="Split whose captions and shapes are plotted."),
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
     import hyperalign
     from hyperalign.viz.plots import plot_run
 
-    for path in plot_run(hyperalign.load(checkpoint), out, split, data):
+    for path in plot_run(hyperalign.load(checkpoint), out, split, data, progress=progress):
         _say(f"plot written to {path}")
 
 
@@ -296,12 +300,13 @@ def index_build(
     ef_search: int = typer.Option(64, min=1, help="HNSW search-time candidate list."),
     nlist: int | None = typer.Option(None, min=1, help="IVF cells (default: about 4 sqrt(N))."),
     nprobe: int = typer.Option(16, min=1, help="IVF cells visited per query."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
     from hyperalign.index import Index
 
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
-    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say)
+    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say, progress=progress)
     written = index.save(out if out is not None else checkpoint / "index")
     _say(f"index written to {written}")
 
@@ -336,6 +341,7 @@ def search(
     checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     max_points: int = typer.Option(2_000_000, "--max-points", min=1, help="Largest --shape file read, in points."),
+    progress: bool = typer.Option(True, help="Say what is being loaded and searched (on stderr)."),
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
     from hyperalign.data.formats import PointCloudError, SizeLimitError
@@ -343,7 +349,12 @@ def search(
 
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
+    step = _say if progress else (lambda msg: None)
+    t0 = time.perf_counter()
+    step(f"loading the index {index} and its model...")
     loaded = Index.load(index, checkpoint)
+    step(f"loaded {len(loaded.shapes)} shapes and {len(loaded.captions)} captions in {time.perf_counter() - t0:.1f} s; "
+         f"searching...")  # fmt: skip
     if shape is not None:
         try:
             hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
@@ -382,7 +393,7 @@ def serve(
 
     if not (index / "index.json").is_file() and checkpoint is not None:
         _say(f"{index} has no index yet: building it from {checkpoint}")
-        Index.build(checkpoint, data, log=_say).save(index)
+        Index.build(checkpoint, data, log=_say, progress=True).save(index)
     loaded = Index.load(index)
     settings = BatchSettings(max_batch=max_batch, max_wait_ms=max_wait_ms) if batching else None
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), batching=settings, log=_say)

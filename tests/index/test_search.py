@@ -207,3 +207,14 @@ def test_too_many_points_names_the_cli_option(tiny_index, tiny_index_path, tiny_
     assert result.exit_code == 2
     assert "exceed the limit of --max-points 10; pass a larger --max-points (e.g. --max-points 128)" in result.output
     assert "read_point_cloud" not in result.output and "max_points=" not in result.output
+
+
+def test_eval_shows_progress_unless_told_not_to(tiny_run):
+    """Probe: `eval` showed nothing during long work and had no --no-progress (train and demo had)."""
+    runner = CliRunner()
+    shown = runner.invoke(app, ["eval", "--checkpoint", str(tiny_run), "--split", "val"])
+    quiet = runner.invoke(app, ["eval", "--checkpoint", str(tiny_run), "--split", "val", "--no-progress"])
+    assert shown.exit_code == 0 and quiet.exit_code == 0, shown.output + quiet.output
+    assert "evaluating" in shown.stderr and "embedding shapes" in shown.stderr
+    assert "evaluating" not in quiet.stderr and "embedding" not in quiet.stderr
+    assert shown.stdout == quiet.stdout

@@ -133,13 +133,16 @@ class Index:
         splits: Sequence[str] | None = None,
         batch_size: int = 64,
         log: Callable[[str], None] | None = None,
+        progress: bool = False,
     ) -> Index:
         """Embed and index a dataset's shapes (all splits unless ``splits``) and their distinct captions.
 
         ``checkpoint``: run or checkpoint directory, or a loaded :class:`Retriever`; ``data``: dataset directory
         (default: the one the model was trained on); ``spec``: index kind and parameters (default: exact flat up to
-        100k points, HNSW above).
+        100k points, HNSW above); ``progress``: progress bars while shapes and captions are embedded.
         """
+        from tqdm.auto import tqdm
+
         import hyperalign
         from hyperalign.data.layout import load_dataset
         from hyperalign.inference import Retriever
@@ -158,13 +161,19 @@ class Index:
                 distinct.setdefault(caption.text, caption)
         caption_records = list(distinct.values())
         say(f"embedding {len(items)} shapes and {len(caption_records)} captions with {retriever.checkpoint}")
+        def batches(total: int, desc: str) -> Any:
+            return tqdm(range(0, total, batch_size), desc=desc, unit="batch", disable=not progress, leave=False)
+
         shape_vecs = np.concatenate(
             [
                 retriever.encode_points([dataset.load_points(it) for it in chosen[s : s + batch_size]]).numpy()
-                for s in range(0, len(chosen), batch_size)
+                for s in batches(len(chosen), "embedding shapes")
             ]
         )
-        text_vecs = retriever.encode_text([c.text for c in caption_records], batch_size=batch_size).numpy()
+        texts = [c.text for c in caption_records]
+        text_vecs = np.concatenate(
+            [retriever.encode_text(texts[s : s + batch_size]).numpy() for s in batches(len(texts), "embedding captions")]
+        )
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
         shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)))
