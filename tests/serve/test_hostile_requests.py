@@ -129,3 +129,40 @@ def test_a_failing_batch_reports_the_error_to_every_request(tiny_index, monkeypa
         with pytest.raises(RuntimeError, match="boom"):
             f.result(10)
     batcher.close()
+
+
+@pytest.mark.slow
+def test_batched_server_returns_the_unbatched_results_under_concurrency(tiny_index):
+    """50 clients at once against a real uvicorn server, 400 text queries over 40 texts (so batches mix texts,
+    targets and k, and the cache is hit): every answer equals the unbatched path's."""
+    import socket
+    import time
+
+    import httpx
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(tiny_index), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    texts = [f"{q} {n}" if n else q for q in QUERIES for n in range(4)]
+    payloads = [{"query": texts[i % len(texts)], "k": 5 + i % 3, "target": ("shapes", "captions")[i % 2]}
+                for i in range(400)]  # fmt: skip
+    try:
+        with httpx.Client(base_url=base, timeout=60) as http, ThreadPoolExecutor(50) as pool:
+            got = list(pool.map(lambda p: http.post("/search/text", json=p).json(), payloads))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    with TestClient(create_app(tiny_index, batching=None)) as plain:
+        want = {(p["query"], p["k"], p["target"]): plain.post("/search/text", json=p).json() for p in payloads}
+    for p, g in zip(payloads, got):
+        w = want[(p["query"], p["k"], p["target"])]
+        assert [r["id"] for r in g["results"]] == [r["id"] for r in w["results"]], p
+        assert [r["distance"] for r in g["results"]] == pytest.approx([r["distance"] for r in w["results"]], abs=1e-5)
