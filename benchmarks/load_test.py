@@ -88,7 +88,8 @@ def measure(args: argparse.Namespace, mode: str, item_ids: list[str]) -> dict:
     """Start the server in ``mode``, warm it up, load it, stop it; the mode's figures."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "hyperalign", "serve", "--index", str(args.index), "--port", str(port), *MODES[mode]]
+    command = [sys.executable, "-m", "hyperalign", "serve", "--index", str(args.index), "--port", str(port),
+               *MODES[mode]]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         t_start = time.time()

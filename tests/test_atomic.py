@@ -48,7 +48,7 @@ def test_a_killed_writer_leaves_a_recognisable_name(tmp_path):
     code = (
         "import os, sys\n"
         "from hyperalign.atomic import atomic_directory\n"
-        f"with atomic_directory(sys.argv[1], lambda p: True) as tmp:\n"
+        "with atomic_directory(sys.argv[1], lambda p: True) as tmp:\n"
         "    (tmp / 'x').write_text('1')\n"
         "    os._exit(9)\n"
     )

@@ -63,7 +63,8 @@ def remove_stale_leftovers(target: str | os.PathLike[str]) -> list[Path]:
     are removed; anything else beside ``target`` is left alone. Returns the removed paths.
     """
     target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{12}}\.(?:tmp|old)(?:{re.escape(target.suffix)})?")
+    suffix = re.escape(target.suffix)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{12}}\.(?:tmp|old)(?:{suffix})?")
     removed = []
     if not target.parent.is_dir():
         return removed

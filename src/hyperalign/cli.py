@@ -37,7 +37,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from hyperalign.train.config import ConfigError
     from hyperalign.train.loop import NonFiniteLossError
 
-    return (ConfigError, CheckpointError, LayoutError, PointCloudError, NonFiniteLossError, FileNotFoundError, ValueError)
+    return (
+        ConfigError, CheckpointError, LayoutError, PointCloudError, NonFiniteLossError, FileNotFoundError, ValueError
+    )
 
 
 def friendly_errors(fn: F) -> F:
@@ -396,7 +398,8 @@ def serve(
         Index.build(checkpoint, data, log=_say, progress=True).save(index)
     loaded = Index.load(index)
     settings = BatchSettings(max_batch=max_batch, max_wait_ms=max_wait_ms) if batching else None
-    run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), batching=settings, log=_say)
+    max_upload = int(max_upload_mb * 1_000_000)
+    run_server(loaded, host=host, port=port, max_upload_bytes=max_upload, batching=settings, log=_say)
 
 
 bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)

@@ -85,10 +85,8 @@ def test_train_into_a_run_of_another_config_writes_nothing(tiny_demo, tiny_overr
     run = tmp_path / "run"
     train(load_config("h2arn-cpu", tiny_overrides(tiny_demo, cache, epochs=1)), run, progress=False)
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = CliRunner().invoke(
-        app, ["train", "--config", "h2arn", "--run-dir", str(run), "--data", str(tiny_demo), "--set", f"cache_dir={cache}",
-              "--no-progress"],
-    )  # fmt: skip
+    args = ["train", "--config", "h2arn", "--run-dir", str(run), "--data", str(tiny_demo), "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--set", f"cache_dir={cache}"])
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and "Traceback" not in result.output
     after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}

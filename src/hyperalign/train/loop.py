@@ -131,7 +131,8 @@ def train(
     try:
         return _train(cfg, run_dir, resume, progress, log, stop_after_epoch)
     except BaseException:
-        if created and D.is_main() and CheckpointManager(run_dir).latest() is None:  # nothing usable: no half-made run is left
+        # Nothing usable was written: no half-made run is left behind.
+        if created and D.is_main() and CheckpointManager(run_dir).latest() is None:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 

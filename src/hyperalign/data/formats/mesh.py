@@ -231,7 +231,10 @@ def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int, max_face
     return _sample_cloud(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
 
 
-_OBJ_MIN_FIELDS = {"v": (3, "v x y z [r g b]"), "vn": (3, "vn x y z"), "vt": (1, "vt u [v [w]]"), "f": (3, "f i j k ...")}
+# Fewest values each OBJ line kind needs, and its form for error messages.
+_OBJ_MIN_FIELDS = {
+    "v": (3, "v x y z [r g b]"), "vn": (3, "vn x y z"), "vt": (1, "vt u [v [w]]"), "f": (3, "f i j k ...")
+}  # fmt: skip
 
 
 def _check_obj_lines(path: Path, max_points: int, max_faces: int) -> None:
@@ -255,7 +258,8 @@ def _check_obj_lines(path: Path, max_points: int, max_faces: int) -> None:
                     values = []
                 if len(values) < need:
                     raise PointCloudError(
-                        f"{path}, line {number}: {line.strip()[:60]!r}: expected an OBJ line {form!r} (is the file truncated?)"
+                        f"{path}, line {number}: {line.strip()[:60]!r}: expected an OBJ line {form!r} "
+                        "(is the file truncated?)"
                     )
     except UnicodeDecodeError as exc:
         raise PointCloudError(f"{path}: not a text OBJ file: {exc}") from exc
