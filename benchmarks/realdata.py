@@ -51,7 +51,7 @@ from hyperalign.data.pairs import PointStore
 from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}

@@ -33,8 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _user_errors() -> tuple[type[BaseException], ...]:
     from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
-    from hyperalign.train.checkpoint import CheckpointError
-    from hyperalign.train.config import ConfigError
+    from hyperalign.checkpoint import CheckpointError
+    from hyperalign.config import ConfigError
     from hyperalign.train.loop import NonFiniteLossError
 
     return (
@@ -156,7 +156,7 @@ def t3drhit_cmd(
 @app.command()
 def presets() -> None:
     """List the shipped configuration presets, each with its one-line description."""
-    from hyperalign.train.config import list_presets, preset_description
+    from hyperalign.config import list_presets, preset_description
 
     names = list_presets()
     width = max(len(n) for n in names)
@@ -177,7 +177,7 @@ def train(
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
     from hyperalign.train import distributed
-    from hyperalign.train.config import load_config
+    from hyperalign.config import load_config
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
@@ -202,7 +202,7 @@ def eval_cmd(
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
-    from hyperalign.inference import evaluate
+    from hyperalign.runtime.evaluation import evaluate
 
     retriever = hyperalign.load(checkpoint)
     if progress:
@@ -222,7 +222,7 @@ def embed(
 ) -> None:
     """Embed a split's shapes and captions; writes embeddings plus a JSON sidecar of ids and texts."""
     import hyperalign
-    from hyperalign.inference import embed_split
+    from hyperalign.runtime.embeddings import embed_split
 
     try:
         i, n = (int(v) for v in shard.split("/"))
@@ -240,10 +240,15 @@ def demo(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Make the demo data, train the CPU preset, evaluate on the test split and run example text queries."""
-    from hyperalign.demo_run import run_demo
+    from hyperalign.config import TrainConfig
+    from hyperalign.runtime.demo import run_demo
+    from hyperalign.train.loop import train as run_training
+
+    def train_run(cfg: TrainConfig, run_dir: Path) -> Path:
+        return run_training(cfg, run_dir, progress=progress, log=_say).run_dir
 
     t0 = time.perf_counter()
-    report = run_demo(out, epochs=epochs, progress=progress, log=_say)
+    report = run_demo(out, train_run, epochs=epochs, log=_say)
     from hyperalign.eval.retrieval import format_table
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
@@ -272,7 +277,7 @@ def plot(
         _say(f"plot written to {path}")
 
 
-# ---------------------------------------------------------------------------------------------- search (issue 7)
+# ---------------------------------------------------------------------------------------------- search
 index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
@@ -302,14 +307,28 @@ def index_build(
     ef_search: int = typer.Option(64, min=1, help="HNSW search-time candidate list."),
     nlist: int | None = typer.Option(None, min=1, help="IVF cells (default: about 4 sqrt(N))."),
     nprobe: int = typer.Option(16, min=1, help="IVF cells visited per query."),
+    backend: str = typer.Option("faiss", help="faiss (files in the index directory) or milvus (collections at --uri)."),
+    uri: str | None = typer.Option(None, help="Milvus: a milvus-lite .db file or http://host:19530 (token: $MILVUS_TOKEN)."),
+    collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
-    from hyperalign.index import Index
+    from hyperalign.index import StoreSpec
+    from hyperalign.runtime.index import Index
 
+    if backend not in ("faiss", "milvus"):
+        raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
+    if backend == "milvus" and uri is None:
+        raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
+    if backend == "faiss" and uri is not None:
+        raise ValueError("--uri: only --backend milvus stores its points at a uri")
+    store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
-    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say, progress=progress)
-    written = index.save(out if out is not None else checkpoint / "index")
+    index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say, progress=progress)
+    try:
+        written = index.save(out if out is not None else checkpoint / "index")
+    finally:
+        index.close()
     _say(f"index written to {written}")
 
 
@@ -347,7 +366,7 @@ def search(
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
     from hyperalign.data.formats import PointCloudError, SizeLimitError
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
@@ -357,20 +376,24 @@ def search(
     loaded = Index.load(index, checkpoint)
     step(f"loaded {len(loaded.shapes)} shapes and {len(loaded.captions)} captions in {time.perf_counter() - t0:.1f} s; "
          f"searching...")  # fmt: skip
-    if shape is not None:
-        try:
+    try:
+        if shape is not None:
             hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
-        except SizeLimitError as e:
-            if e.option != "max_points":
-                raise
-            count = e.count if e.count is not None else "more"
-            raise PointCloudError(
-                f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
-                f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
-            ) from None
+        else:
+            hits = loaded.search_text(query, k, target or "shapes")
+    except SizeLimitError as e:
+        if e.option != "max_points":
+            raise
+        count = e.count if e.count is not None else "more"
+        raise PointCloudError(
+            f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
+            f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
+        ) from None
+    finally:
+        loaded.close()
+    if shape is not None:
         _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
     else:
-        hits = loaded.search_text(query, k, target or "shapes")
         _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
@@ -389,7 +412,7 @@ def serve(
     max_wait_ms: float = typer.Option(4.0, min=0.0, help="Longest wait for a batch to fill, in ms."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
     from hyperalign.serve import BatchSettings
     from hyperalign.serve.server import run_server
 
@@ -406,15 +429,60 @@ bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", n
 app.add_typer(bench_app, name="bench")
 
 
+def _checkout_containing(package_dir: Path) -> Path | None:
+    """The nearest ancestor of ``package_dir`` whose ``pyproject.toml`` declares the project ``hyperalign``, if any."""
+    import tomllib
+
+    for parent in package_dir.parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            return parent if project.get("name") == "hyperalign" else None
+    return None
+
+
+def _source_checkout() -> Path:
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set; else the
+    checkout the running package was imported from (an ancestor whose ``pyproject.toml`` names the project
+    ``hyperalign``); else the directory of an editable install (``pip install -e``), read from the distribution's
+    ``direct_url.json`` (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    import importlib.metadata
+    import os
+    from urllib.parse import unquote, urlparse
+
+    import hyperalign
+
+    if os.environ.get("HYPERALIGN_SOURCE"):
+        return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    checkout = _checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    if checkout is not None:
+        return checkout
+    try:
+        direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        direct = {}
+    url = urlparse(direct.get("url", ""))
+    if url.scheme != "file" or not direct.get("dir_info", {}).get("editable"):
+        raise FileNotFoundError(
+            "hyperalign bench runs the benchmarks of a source checkout, and this is not an editable install: "
+            "clone the repository and `pip install -e .` there, or set HYPERALIGN_SOURCE to the checkout"
+        )
+    return Path(unquote(url.path))
+
+
 def _run_benchmark_script(name: str, args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout (:func:`_source_checkout`)."""
     import importlib.util
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    script = _source_checkout() / "benchmarks" / f"{name}.py"
     if not script.is_file():
-        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+        raise FileNotFoundError(f"{script}: no such benchmark (is HYPERALIGN_SOURCE or the editable install a checkout of hyperalign?)")
     spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

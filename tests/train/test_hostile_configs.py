@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from hyperalign.cli import app
-from hyperalign.train.config import ConfigError, TrainConfig, load_config
+from hyperalign.config import ConfigError, TrainConfig, load_config
 
 
 def _float_fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, typing.Any]]:
@@ -42,7 +42,17 @@ def _non_finite_value(ann: typing.Any, bad: str) -> str:
     return bad
 
 
-FLOAT_FIELDS = _float_fields(TrainConfig)
+def _all_float_fields() -> list[tuple[str, typing.Any]]:
+    """The float fields of TrainConfig and of every method section of the loss registry (``loss.<method>.*``)."""
+    from hyperalign.losses import registry
+
+    found = _float_fields(TrainConfig)
+    for name, section in registry.sections().items():
+        found += _float_fields(section, f"loss.{name}.")
+    return found
+
+
+FLOAT_FIELDS = _all_float_fields()
 
 
 def test_the_walk_finds_the_float_fields():

@@ -38,7 +38,7 @@ def embed_caption_ids(
     out = []
     for s in _batches(len(ids), batch_size, "embedding captions", progress):
         tokens, mask = features.batch(ids[s : s + batch_size])
-        out.append(model.embed_text_tokens(tokens.to(device), mask.to(device))[0])
+        out.append(model.embed_text_tokens(tokens.to(device), mask.to(device)))
     return torch.cat(out)
 
 
@@ -51,7 +51,7 @@ def embed_store(
     n = len(store.clouds)
     for start in _batches(n, batch_size, "embedding shapes", progress):
         batch = store.batch(list(range(start, min(n, start + batch_size))), points_per_cloud)
-        out.append(model.embed_points(batch.to(next(model.parameters()).device))[0])
+        out.append(model.embed_points(batch.to(next(model.parameters()).device)))
     return torch.cat(out)
 
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from hyperalign.data.formats import PointCloudError, SizeLimitError, read_point_cloud
-from hyperalign.index import Hit, Index
+from hyperalign.runtime.index import Hit, Index
 from hyperalign.serve.batching import BatchSettings, TextQueryBatcher
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -105,6 +105,7 @@ class HealthOut(BaseModel):
     space: str
     curvature: float | None
     kind: str
+    backend: str = Field(description="where the points live: faiss or milvus")
     dataset: str
     up_axis: Literal["x", "y", "z"] = Field(description="the clouds' vertical axis; viewers turn it upwards")
     limits: dict[str, int]
@@ -234,6 +235,7 @@ def create_app(
             space=index.shapes.space,
             curvature=index.shapes.curvature,
             kind=index.shapes.spec.kind,
+            backend=index.shapes.backend,
             dataset=str(index.info.get("dataset", "")),
             up_axis=index.up_axis,
             limits={k: int(v) for k, v in asdict(limits).items()},

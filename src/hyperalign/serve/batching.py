@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hyperalign.index import Hit, Index
+from hyperalign.runtime.index import Hit, Index
 
 
 @dataclass(frozen=True)

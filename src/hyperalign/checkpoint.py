@@ -1,10 +1,11 @@
 """Checkpoints: one directory per save, written atomically, safetensors for tensors and JSON for the rest.
 
 Layout of ``<run>/checkpoints/epoch-0007/``:
-``weights.safetensors`` (model and loss parameters: all that inference needs), ``trainer.safetensors`` (optimiser
-moments, RNG state), ``meta.json`` (epoch, step, metrics, the resolved config, preprocessing, optimiser and
-scheduler scalars). A save writes a temporary sibling directory and renames it into place, so a crash leaves either
-the previous checkpoint or the complete new one. ``<run>/best`` is the checkpoint with the best validation metric.
+``weights.safetensors`` (the model's tensors under ``model.``, the loss's under ``loss.``; inference reads only
+``model.``), ``trainer.safetensors`` (optimiser moments, RNG state), ``meta.json`` (epoch, step, metrics, the
+resolved config, preprocessing, optimiser and scheduler scalars). A save writes a temporary sibling directory and
+renames it into place, so a crash leaves either the previous checkpoint or the complete new one. ``<run>/best`` is
+the checkpoint with the best validation metric.
 
 Loading checks every tensor name and shape against the model and fails with a message that names the file and the
 mismatching keys (:class:`CheckpointError`).
@@ -27,6 +28,7 @@ from hyperalign.atomic import atomic_directory
 WEIGHTS = "weights.safetensors"
 TRAINER = "trainer.safetensors"
 META = "meta.json"
+MODEL_PREFIX = "model."  # the model's tensors in WEIGHTS; the rest (the loss's temperature) only training reads
 
 
 class CheckpointError(ValueError):

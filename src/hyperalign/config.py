@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hyperalign.losses.objective import LossConfig
+from hyperalign.losses.config import LossConfig
+from hyperalign.losses.registry import check_method_space
 from hyperalign.model.h2arn import ModelConfig
 
 
@@ -90,8 +91,7 @@ class TrainConfig(_Strict):
             raise ValueError(
                 f"model.points.in_channels ({self.model.points.in_channels}) must equal data.channels ({self.data.channels})"
             )
-        if self.model.space.kind == "euclidean" and self.loss.ordering_weight > 0:
-            raise ValueError("loss.ordering_weight must be 0 when model.space.kind is 'euclidean' (cones are hyperbolic)")
+        check_method_space(self.loss, self.model.space.kind)
         return self
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from hyperalign.train import checkpoint as ckpt
-from hyperalign.train.checkpoint import (
+from hyperalign import checkpoint as ckpt
+from hyperalign.checkpoint import (
     CheckpointError,
     CheckpointManager,
     load_trainer_state,

@@ -1,13 +1,15 @@
 """The search facade: a trained model plus Lorentz indexes of a dataset's shapes and captions.
 
 ``Index.build(checkpoint, data)`` embeds every shape and every distinct caption with the model
-(:mod:`hyperalign.inference`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`);
+(:mod:`hyperalign.runtime.loading`) and indexes both (:class:`~hyperalign.index.lorentz_index.LorentzIndex`, on FAISS by
+default or on Milvus: :class:`~hyperalign.index.store.StoreSpec`);
 ``search_text`` / ``search_shape`` embed a query the same way and return ranked :class:`Hit` s with exact
 distances; ``more_general`` / ``more_specific`` follow entailment cones (:mod:`hyperalign.index.hierarchy`).
 
 Saved as a directory: ``index.json`` (format, model checkpoint and the sha256 of its ``weights.safetensors``, space
-and curvature, dataset root), ``records.json`` (items and captions), ``shapes/`` and ``captions/`` (the two
-indexes), written atomically. ``Index.load`` refuses a model whose weights or curvature differ from those recorded.
+and curvature, backend, dataset root), ``records.json`` (items and captions), ``shapes/`` and ``captions/`` (the
+two indexes; on Milvus, the collections ``<collection>_shapes`` and ``<collection>_captions``), written atomically;
+loading opens the backend recorded there. ``Index.load`` refuses a model whose weights or curvature differ from those recorded.
 Item ids are only ever looked up in the records; point files are read from the recorded dataset root, and only
 at paths inside it.
 """
@@ -25,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from hyperalign.index import hierarchy
-from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex
 from hyperalign.atomic import atomic_directory, json_field_equals
+from hyperalign.index import hierarchy
+from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset
-    from hyperalign.inference import Retriever
+    from hyperalign.runtime.loading import Retriever
 
 FORMAT = "hyperalign-index/1"
 INFO_FILE = "index.json"
@@ -86,7 +88,7 @@ class Hit:
 
 def weights_fingerprint(checkpoint: Path) -> str:
     """sha256 of a checkpoint's ``weights.safetensors``: identifies the model an index was built with."""
-    from hyperalign.train.checkpoint import WEIGHTS
+    from hyperalign.checkpoint import WEIGHTS
 
     path = Path(checkpoint) / WEIGHTS
     digest = hashlib.sha256()
@@ -98,6 +100,13 @@ def weights_fingerprint(checkpoint: Path) -> str:
 
 def _auto_spec(spec: IndexSpec | None, n: int) -> IndexSpec:
     return spec if spec is not None else IndexSpec(kind="flat" if n <= AUTO_FLAT_LIMIT else "hnsw")
+
+
+def _target_store(store: StoreSpec | None, target: Target) -> StoreSpec:
+    """Where one target's points live: FAISS files, or the Milvus collection ``<collection>_<target>``."""
+    if store is None or store.backend == "faiss":
+        return StoreSpec()
+    return store.model_copy(update={"collection": f"{store.collection}_{target}"})
 
 
 class Index:
@@ -120,7 +129,6 @@ class Index:
         self.info = info
         self._row = {item.id: i for i, item in enumerate(items)}
         self._lock = threading.Lock()  # the text tokenizer and the towers are not safe for concurrent calls
-        self._general: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ build / save / load
     @classmethod
@@ -130,6 +138,7 @@ class Index:
         data: str | os.PathLike[str] | None = None,
         *,
         spec: IndexSpec | None = None,
+        store: StoreSpec | None = None,
         splits: Sequence[str] | None = None,
         batch_size: int = 64,
         log: Callable[[str], None] | None = None,
@@ -139,18 +148,17 @@ class Index:
 
         ``checkpoint``: run or checkpoint directory, or a loaded :class:`Retriever`; ``data``: dataset directory
         (default: the one the model was trained on); ``spec``: index kind and parameters (default: exact flat up to
-        100k points, HNSW above); ``progress``: progress bars while shapes and captions are embedded.
+        100k points, HNSW above); ``store``: backend (default FAISS; Milvus collections are ``<collection>_shapes``
+        and ``<collection>_captions``); ``progress``: progress bars while shapes and captions are embedded.
         """
         from tqdm.auto import tqdm
 
-        import hyperalign
-        from hyperalign.data.layout import load_dataset
-        from hyperalign.inference import Retriever
-        from hyperalign.train.setup import resolve_dataset
+        from hyperalign.runtime.datasets import resolve_dataset
+        from hyperalign.runtime.loading import Retriever, load
 
         say = log or (lambda msg: None)
-        retriever = checkpoint if isinstance(checkpoint, Retriever) else hyperalign.load(checkpoint)
-        dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(retriever.cfg)
+        retriever = checkpoint if isinstance(checkpoint, Retriever) else load(checkpoint)
+        dataset = resolve_dataset(retriever.cfg, data)
         chosen = [it for it in dataset.items() if splits is None or it.split in splits]
         if not chosen:
             raise ValueError(f"{dataset.root}: no items in splits {list(splits or [])}")
@@ -161,6 +169,7 @@ class Index:
                 distinct.setdefault(caption.text, caption)
         caption_records = list(distinct.values())
         say(f"embedding {len(items)} shapes and {len(caption_records)} captions with {retriever.checkpoint}")
+
         def batches(total: int, desc: str) -> Any:
             return tqdm(range(0, total, batch_size), desc=desc, unit="batch", disable=not progress, leave=False)
 
@@ -176,9 +185,9 @@ class Index:
         )
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
-        shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)))
+        shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)), _target_store(store, "shapes"))
         shapes.add(shape_vecs)
-        captions = LorentzIndex(dim, c, _auto_spec(spec, len(caption_records)))
+        captions = LorentzIndex(dim, c, _auto_spec(spec, len(caption_records)), _target_store(store, "captions"))
         captions.add(text_vecs)
         info = {
             "format": FORMAT,
@@ -187,6 +196,7 @@ class Index:
             "space": shapes.space,
             "curvature": c,
             "dim": dim,
+            "backend": shapes.backend,
             "aperture_K": float(retriever.cfg.loss.aperture_K),
             "dataset": dataset.index.name,
             "dataset_root": str(Path(dataset.root).resolve()),
@@ -214,11 +224,11 @@ class Index:
     @classmethod
     def load(cls, directory: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> Index:
         """Load a saved index with the model it records (or ``checkpoint``, which must be that same model)."""
-        import hyperalign
+        from hyperalign.runtime.loading import load
 
         directory = Path(directory)
         info = _read_info(directory / INFO_FILE)
-        retriever = hyperalign.load(checkpoint if checkpoint is not None else info["checkpoint"])
+        retriever = load(checkpoint if checkpoint is not None else info["checkpoint"])
         found = weights_fingerprint(retriever.checkpoint)
         if found != info["weights_sha256"]:
             raise IndexFileError(
@@ -236,6 +246,11 @@ class Index:
                 f"indexes hold {len(shapes)} and {len(captions)}"
             )
         return cls(retriever, shapes, captions, items, caption_records, info)
+
+    def close(self) -> None:
+        """Release the backends' connections (Milvus)."""
+        self.shapes.close()
+        self.captions.close()
 
     # ------------------------------------------------------------------ queries
     @property
@@ -359,20 +374,16 @@ class Index:
         ]
 
     def _hits(self, index: LorentzIndex, dist: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        return [self._hit(rank, index, int(i), float(d)) for rank, (d, i) in enumerate(zip(dist, ids), 1) if i >= 0]
+        found = ids[ids >= 0]
+        general = hierarchy.generality(index, found) if index.curvature is not None and len(found) else None
+        return [
+            self._hit(rank, index, int(i), float(d), None if general is None else float(general[rank - 1]))
+            for rank, (d, i) in enumerate(zip(dist[: len(found)], found), 1)
+        ]
 
-    def _generality(self, index: LorentzIndex) -> np.ndarray | None:
-        """Distance from the origin of every stored point of ``index`` (by id), computed once; None for cosine."""
-        if index.curvature is None:
-            return None
-        key = "shapes" if index is self.shapes else "captions"
-        if key not in self._general:
-            self._general[key] = hierarchy.generality(index, np.arange(len(index)))
-        return self._general[key]
-
-    def _hit(self, rank: int, index: LorentzIndex, i: int, distance: float) -> Hit:
-        table = self._generality(index)
-        general = float(table[i]) if table is not None else None
+    def _hit(self, rank: int, index: LorentzIndex, i: int, distance: float, general: float | None = None) -> Hit:
+        if general is None and index.curvature is not None:
+            general = float(hierarchy.generality(index, [i])[0])
         if index is self.shapes:
             item = self.items[i]
             return Hit(rank, "shape", item.id, distance, item.title, None, general)

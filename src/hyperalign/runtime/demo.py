@@ -1,5 +1,9 @@
 """``hyperalign demo``: the whole pipeline on the built-in data in one call (make data, train the CPU preset,
-evaluate on the test split once, answer a few example text queries, build the search index for `hyperalign serve`)."""
+evaluate on the test split once, answer a few example text queries, build the search index for `hyperalign serve`).
+
+Training is passed in (``train``: config and run directory in, run directory out), so this driver needs nothing from
+the trainer's package; the command line passes :func:`hyperalign.train.loop.train`.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,22 @@ from typing import Any
 
 import torch
 
+from hyperalign.config import TrainConfig
+
 EXAMPLE_QUERIES = ("a chair", "an office chair on a star base", "a tall floor lamp", "a round table", "a vase")
+Trainer = Callable[[TrainConfig, Path], Path]
 
 
 def run_demo(
-    out: Path, *, epochs: int | None = None, progress: bool = True, log: Callable[[str], None] | None = None, top_k: int = 3
+    out: Path, train: Trainer, *, epochs: int | None = None, log: Callable[[str], None] | None = None, top_k: int = 3
 ) -> dict[str, Any]:
-    import hyperalign
+    from hyperalign.atomic import write_text_atomic
+    from hyperalign.config import load_config
     from hyperalign.data.demo import make_demo
     from hyperalign.data.layout import load_dataset
-    from hyperalign.inference import evaluate
-    from hyperalign.atomic import write_text_atomic
-    from hyperalign.train.config import load_config
-    from hyperalign.train.loop import train
+    from hyperalign.runtime.evaluation import evaluate
+    from hyperalign.runtime.index import Index
+    from hyperalign.runtime.loading import load
 
     say = log or (lambda msg: None)
     out = Path(out)
@@ -31,8 +38,8 @@ def run_demo(
     say(f"demo data in {data_dir}")
     overrides = [f"data.path={data_dir}"] + ([f"optim.epochs={epochs}"] if epochs else [])
     cfg = load_config("h2arn-cpu", overrides)
-    result = train(cfg, out / "run", progress=progress, log=say)
-    retriever = hyperalign.load(result.run_dir)
+    run_dir = train(cfg, out / "run")
+    retriever = load(run_dir)
     test = evaluate(retriever, "test")
 
     dataset = load_dataset(data_dir)
@@ -47,12 +54,10 @@ def run_demo(
             {"id": items[i].id, "distance": float(di), "caption": (items[i].captions or [""])[0]}
             for di, i in zip(d.tolist(), idx.tolist())
         ]
-    from hyperalign.index.search import Index
-
     index_dir = Index.build(retriever, data_dir).save(out / "index")
     say(f"search index of all demo shapes and captions in {index_dir}")
     report = {
-        "run_dir": str(result.run_dir), "best_checkpoint": str(result.best_checkpoint), "index": str(index_dir),
+        "run_dir": str(run_dir), "best_checkpoint": str(retriever.checkpoint), "index": str(index_dir),
         "test": test, "queries": queries,
     }
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from hyperalign.cli import app
 from hyperalign.data.layout import load_dataset
 from hyperalign.geometry import lorentz
-from hyperalign.index import Index, IndexFileError
+from hyperalign.index import IndexFileError
+from hyperalign.runtime.index import Index
 
 
 def test_build_covers_every_shape_and_caption(tiny_index, tiny_demo):

@@ -1,6 +1,6 @@
 import pytest
 
-from hyperalign.train.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
+from hyperalign.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
 
 ABLATIONS = ["ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"]
 
@@ -93,7 +93,7 @@ def test_presets_command_shows_each_description():
     from typer.testing import CliRunner
 
     from hyperalign.cli import app
-    from hyperalign.train.config import list_presets
+    from hyperalign.config import list_presets
 
     result = CliRunner().invoke(app, ["presets"])
     assert result.exit_code == 0
