@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -362,7 +363,9 @@ def search(
     checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     max_points: int = typer.Option(2_000_000, "--max-points", min=1, help="Largest --shape file read, in points."),
-    progress: bool = typer.Option(True, help="Say what is being loaded and searched (on stderr)."),
+    progress: bool | None = typer.Option(
+        None, help="Say what is being loaded and searched, on stderr (default: when stderr is a terminal)."
+    ),
 ) -> None:
     """Search an index with a text query or a point cloud; prints a table or JSON."""
     from hyperalign.data.formats import PointCloudError, SizeLimitError
@@ -370,7 +373,7 @@ def search(
 
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
-    step = _say if progress else (lambda msg: None)
+    step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
     t0 = time.perf_counter()
     step(f"loading the index {index} and its model...")
     loaded = Index.load(index, checkpoint)

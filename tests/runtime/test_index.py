@@ -219,3 +219,10 @@ def test_eval_shows_progress_unless_told_not_to(tiny_run):
     assert "evaluating" in shown.stderr and "embedding shapes" in shown.stderr
     assert "evaluating" not in quiet.stderr and "embedding" not in quiet.stderr
     assert shown.stdout == quiet.stdout
+
+
+def test_search_says_what_it_loads_when_asked(tiny_index_path):
+    shown = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2", "--progress"])
+    assert shown.exit_code == 0 and "loading the index" in shown.stderr and "searching" in shown.stderr
+    quiet = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""  # not a terminal: quiet unless --progress
