@@ -1,4 +1,4 @@
-"""Sweet Home 3D benchmark (issue 5): H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+"""Sweet Home 3D benchmark: H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
 
     hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
     python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
@@ -45,13 +45,13 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
 from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}
@@ -230,7 +230,7 @@ def mean_std(values: list[float]) -> list[float]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Sweet Home 3D benchmark (issue 5)\n\n{result['note']}\n"]
+    lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
         cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
         lines += [f"\n## {split} split ({result['split_files'][split]})\n",

@@ -51,3 +51,13 @@ def test_readme_names_the_apt_packages_the_tests_need():
         assert package in section, package
     for test_path in ("tests/serve/test_page.py", "tests/data/sweethome3d", "tests/data/test_wordnet.py"):
         assert test_path in section, test_path
+
+
+def test_missing_optional_dependency_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    result = CliRunner().invoke(app, ["plot", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "pip install 'hyperalign[viz]'" in result.output

@@ -13,6 +13,7 @@ mismatching keys (:class:`CheckpointError`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -80,6 +81,15 @@ def save_checkpoint(
         save_file(trainer, str(tmp / TRAINER))
         (tmp / META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
     return directory
+
+
+def weights_sha256(directory: Path) -> str:
+    """sha256 of a checkpoint's ``weights.safetensors``: identifies the model (indexes and caches record it)."""
+    digest = hashlib.sha256()
+    with open(Path(directory) / WEIGHTS, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_meta(directory: Path) -> dict[str, Any]:

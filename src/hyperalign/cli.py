@@ -32,10 +32,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.formats import PointCloudError
-    from hyperalign.data.layout import LayoutError
     from hyperalign.checkpoint import CheckpointError
     from hyperalign.config import ConfigError
+    from hyperalign.data.formats import PointCloudError
+    from hyperalign.data.layout import LayoutError
     from hyperalign.train.loop import NonFiniteLossError
 
     return (
@@ -70,6 +70,15 @@ def main(
     ),
 ) -> None:
     """Train, evaluate and serve hyperbolic text <-> point cloud retrieval models."""
+
+
+def _require(extra: str, *modules: str) -> None:
+    """Fail with an install hint (not an ImportError traceback) when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"this command needs {', '.join(missing)}: pip install 'hyperalign[{extra}]'")
 
 
 def _say(msg: str) -> None:
@@ -177,8 +186,8 @@ def train(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
-    from hyperalign.train import distributed
     from hyperalign.config import load_config
+    from hyperalign.train import distributed
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
@@ -271,6 +280,7 @@ def plot(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
+    _require("viz", "matplotlib")
     import hyperalign
     from hyperalign.viz.plots import plot_run
 
@@ -321,6 +331,8 @@ def index_build(
         raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
     if backend == "milvus" and uri is None:
         raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
+    if backend == "milvus":
+        _require("milvus", "pymilvus")
     if backend == "faiss" and uri is not None:
         raise ValueError("--uri: only --backend milvus stores its points at a uri")
     store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
@@ -362,17 +374,26 @@ def search(
     target: str | None = typer.Option(None, help="shapes or captions (default: shapes for text, captions for --shape)."),
     checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    folder: Path | None = typer.Option(
+        None, "--in", help="Search your own folder of point clouds / meshes (recursively) instead of an index."
+    ),
+    up_axis: str = typer.Option("y", help="With --in: the vertical axis of the folder's shapes (x, y or z)."),
+    xyz_only: bool = typer.Option(False, "--xyz-only", help="With --in: ignore colours (for uncoloured scans)."),
+    cache_dir: Path | None = typer.Option(None, help="With --in: where embeddings are cached (default ~/.cache)."),
     max_points: int = typer.Option(2_000_000, "--max-points", min=1, help="Largest --shape file read, in points."),
     progress: bool | None = typer.Option(
         None, help="Say what is being loaded and searched, on stderr (default: when stderr is a terminal)."
     ),
 ) -> None:
-    """Search an index with a text query or a point cloud; prints a table or JSON."""
+    """Search an index (or a folder, with --in) with a text query or a point cloud; prints a table or JSON."""
+    if (query is None) == (shape is None):
+        raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
+    if folder is not None:
+        _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
+        return
     from hyperalign.data.formats import PointCloudError, SizeLimitError
     from hyperalign.runtime.index import Index
 
-    if (query is None) == (shape is None):
-        raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
     step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
     t0 = time.perf_counter()
     step(f"loading the index {index} and its model...")
@@ -400,6 +421,97 @@ def search(
         _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
+def _axis(value: str, option: str) -> Any:
+    if value not in ("x", "y", "z"):
+        raise ValueError(f"{option} {value!r}: expected x, y or z")
+    return value
+
+
+def _folder_search(
+    folder: Path, checkpoint: Path | None, up_axis: str, xyz_only: bool, cache_dir: Path | None
+) -> Any:
+    """Embed ``folder`` (cached) with the model of ``checkpoint``; reports unreadable files."""
+    import hyperalign
+    from hyperalign.runtime.folder import FolderSearch
+
+    if checkpoint is None:
+        raise ValueError("--in needs --checkpoint (a run directory or checkpoint directory)")
+    from tqdm.auto import tqdm
+
+    found = FolderSearch(
+        hyperalign.load(checkpoint), folder, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
+        cache_dir=cache_dir, progress=lambda files: tqdm(files, desc="embedding", disable=not files, leave=False),
+    )
+    index = found.index
+    for path, reason in index.failures:
+        typer.echo(f"skipped {path}: {reason}", err=True)
+    _say(f"{len(index.files)} shapes in {index.root} ({index.embedded} embedded now, the rest cached)")
+    return found
+
+
+def _search_folder(
+    folder: Path, query: str | None, shape: Path | None, k: int, checkpoint: Path | None, up_axis: str,
+    xyz_only: bool, cache_dir: Path | None, as_json: bool,
+) -> None:
+    found = _folder_search(folder, checkpoint, up_axis, xyz_only, cache_dir)
+    hits = found.search_shape(shape, k) if shape is not None else found.search_text(query or "", k)
+    title = str(shape) if shape is not None else query or ""
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"query": title, "folder": str(found.root), "results": [asdict(h) for h in hits]}, indent=2))
+        return
+    typer.echo(f"{title!r} in {found.root}")
+    for h in hits:
+        typer.echo(f"  {h.rank:>3}  {h.distance:8.4f}  {h.path}")
+
+
+@app.command()
+@friendly_errors
+def classify(
+    shapes: Path = typer.Argument(..., help="A point cloud / mesh file, or a folder of them (recursively)."),
+    labels: str | None = typer.Option(None, help="Comma-separated labels, e.g. \"chair,table,lamp\"."),
+    labels_file: Path | None = typer.Option(None, help="A text file of labels, one per line (or comma-separated)."),
+    checkpoint: Path | None = typer.Option(None, help="Run directory or checkpoint directory."),
+    template: str = typer.Option("{a} {label}", help="Prompt for each label; {a} is its indefinite article."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="Labels to show per shape."),
+    up_axis: str = typer.Option("y", help="The vertical axis of the shapes (x, y or z)."),
+    xyz_only: bool = typer.Option(False, "--xyz-only", help="Ignore colours."),
+    cache_dir: Path | None = typer.Option(None, help="For a folder: where embeddings are cached."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Zero-shot classification: rank labels for each shape by the model's distance to "a <label>"."""
+    from hyperalign.runtime.classify import label_distances, parse_labels, rank_labels
+
+    if (labels is None) == (labels_file is None):
+        raise ValueError("give the labels with either --labels or --labels-file (exactly one)")
+    if labels_file is not None:
+        try:
+            labels = labels_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"--labels-file {labels_file}: cannot read it as UTF-8 text ({e})") from None
+    names = parse_labels(labels or "")
+    if shapes.is_dir():
+        found = _folder_search(shapes, checkpoint, up_axis, xyz_only, cache_dir)
+        files, embedded, retriever = found.index.files, found.index.embeddings, found.retriever
+    else:
+        import hyperalign
+        from hyperalign.runtime.folder import ShapeReader
+
+        if checkpoint is None:
+            raise ValueError("classify needs --checkpoint (a run directory or checkpoint directory)")
+        retriever = hyperalign.load(checkpoint)
+        reader = ShapeReader.for_model(retriever, _axis(up_axis, "--up-axis"), xyz_only)
+        files, embedded = [str(shapes)], retriever.encode_points([reader.read(shapes)])
+    ranked = rank_labels(label_distances(retriever, embedded, names, template), names, k)
+    if json_out:
+        rows = [{"file": f, "labels": [{"label": s.label, "distance": s.distance} for s in r]} for f, r in zip(files, ranked)]
+        typer.echo(json.dumps({"labels": names, "template": template, "results": rows}, indent=2))
+        return
+    for f, r in zip(files, ranked):
+        typer.echo(f"{f}: " + ", ".join(f"{s.label} ({s.distance:.3f})" for s in r))
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -415,6 +527,7 @@ def serve(
     max_wait_ms: float = typer.Option(4.0, min=0.0, help="Longest wait for a batch to fill, in ms."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
+    _require("serve", "fastapi", "uvicorn", "multipart")
     from hyperalign.runtime.index import Index
     from hyperalign.serve import BatchSettings
     from hyperalign.serve.server import run_server
@@ -426,6 +539,21 @@ def serve(
     settings = BatchSettings(max_batch=max_batch, max_wait_ms=max_wait_ms) if batching else None
     max_upload = int(max_upload_mb * 1_000_000)
     run_server(loaded, host=host, port=port, max_upload_bytes=max_upload, batching=settings, log=_say)
+
+
+@app.command()
+@friendly_errors
+def export(
+    checkpoint: Path = typer.Option(..., help="Run directory or checkpoint directory."),
+    onnx: Path = typer.Option(..., help="Output directory: points.onnx, text.onnx and export.json."),
+) -> None:
+    """Export the point side and the text side (after the frozen text tower) as ONNX graphs, float32."""
+    _require("onnx", "onnx")
+    import hyperalign
+    from hyperalign.runtime.export import export_onnx
+
+    written = export_onnx(hyperalign.load(checkpoint), onnx)
+    _say(f"ONNX export written to {written} (points.onnx, text.onnx, export.json)")
 
 
 bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)

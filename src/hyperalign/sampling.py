@@ -48,13 +48,18 @@ def farthest_point_sample(xyz: Tensor, m: int, start: Tensor | None = None) -> T
         planes = xyz.permute(2, 0, 1).contiguous()
         dist, term = torch.empty_like(nearest), torch.empty_like(nearest)
         far = start.long()
+        exporting = torch.onnx.is_in_onnx_export()  # ONNX graphs have no out= buffers: the same sums, out of place
         for step in range(steps):
             idx[:, step] = far
             picked = planes[:, rows, far]  # (3, B)
-            torch.sub(planes[0], picked[0, :, None], out=dist).square_()
-            for axis in (1, 2):
-                dist.add_(torch.sub(planes[axis], picked[axis, :, None], out=term).square_())
-            torch.minimum(nearest, dist, out=nearest)
+            if exporting:
+                d = planes - picked[:, :, None]
+                nearest = torch.minimum(nearest, (d[0].square() + d[1].square()) + d[2].square())
+            else:
+                torch.sub(planes[0], picked[0, :, None], out=dist).square_()
+                for axis in (1, 2):
+                    dist.add_(torch.sub(planes[axis], picked[axis, :, None], out=term).square_())
+                torch.minimum(nearest, dist, out=nearest)
             far = nearest.argmax(dim=1)
         if m > n:
             idx = idx[:, torch.arange(m, device=xyz.device) % n]

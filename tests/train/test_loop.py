@@ -46,8 +46,8 @@ def test_warmup_cosine_schedule():
 def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp_path, monkeypatch):
     """``init_points_from`` copies the point tower (and nothing else) from a pre-training run before step 1; a
     tower of another shape is refused with a message naming the checkpoint file."""
-    from hyperalign.train import loop
     from hyperalign.checkpoint import CheckpointError
+    from hyperalign.train import loop
 
     base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
     train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)

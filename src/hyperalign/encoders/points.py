@@ -14,7 +14,7 @@ Kinds (``PointTowerConfig.kind``):
 * ``"pointnet"`` -- a shared per-point MLP (Qi et al., CVPR 2017), max-pooled over the same groups.
 * ``"box"`` -- a baseline that sees only the cloud's axis-aligned bounding-box extents (an MLP on
   ``max - min`` per axis): one token, whatever ``num_tokens`` says. It measures how far size and proportions alone go
-  (issue 5's size-only baseline; Sweet Home 3D clouds keep their proportions).
+  (the size-only baseline; Sweet Home 3D clouds keep their proportions).
 
 Normalisation is per-point LayerNorm rather than BatchNorm, so a cloud's tokens do not depend on its batch-mates
 and train and eval modes compute the same function. Nothing in a forward pass is random.
@@ -26,7 +26,6 @@ Clouds with fewer points than tokens repeat their FPS order cyclically
 from __future__ import annotations
 
 import abc
-
 from typing import Literal
 
 import torch

@@ -16,7 +16,6 @@ at paths inside it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from hyperalign.atomic import atomic_directory, json_field_equals
+from hyperalign.checkpoint import weights_sha256
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
 
@@ -84,18 +84,6 @@ class Hit:
     level: str | None
     generality: float | None
     cone_violation: float | None = None
-
-
-def weights_fingerprint(checkpoint: Path) -> str:
-    """sha256 of a checkpoint's ``weights.safetensors``: identifies the model an index was built with."""
-    from hyperalign.checkpoint import WEIGHTS
-
-    path = Path(checkpoint) / WEIGHTS
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _auto_spec(spec: IndexSpec | None, n: int) -> IndexSpec:
@@ -192,7 +180,7 @@ class Index:
         info = {
             "format": FORMAT,
             "checkpoint": str(Path(retriever.checkpoint).resolve()),
-            "weights_sha256": weights_fingerprint(retriever.checkpoint),
+            "weights_sha256": weights_sha256(retriever.checkpoint),
             "space": shapes.space,
             "curvature": c,
             "dim": dim,
@@ -229,7 +217,7 @@ class Index:
         directory = Path(directory)
         info = _read_info(directory / INFO_FILE)
         retriever = load(checkpoint if checkpoint is not None else info["checkpoint"])
-        found = weights_fingerprint(retriever.checkpoint)
+        found = weights_sha256(retriever.checkpoint)
         if found != info["weights_sha256"]:
             raise IndexFileError(
                 f"{directory / INFO_FILE}: weights_sha256: the index was built with the model at {info['checkpoint']} "

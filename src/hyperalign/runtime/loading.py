@@ -8,18 +8,30 @@ optimiser state stay on disk.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from hyperalign.checkpoint import MODEL_PREFIX, CheckpointError, load_weights, read_meta, resolve_checkpoint
+from hyperalign.checkpoint import (
+    MODEL_PREFIX,
+    CheckpointError,
+    load_weights,
+    read_meta,
+    resolve_checkpoint,
+    weights_sha256,
+)
 from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
 from hyperalign.encoders.text import TextTower
+from hyperalign.model.embed import LorentzChart
 from hyperalign.model.h2arn import H2ARN
 
 
@@ -46,6 +58,21 @@ class Retriever:
     @property
     def channels(self) -> int:
         return int(self.meta["preprocessing"]["channels"])
+
+    @property
+    def up_axis(self) -> Literal["x", "y", "z"]:
+        """The vertical axis of the clouds the model was trained on: recorded with the checkpoint; for checkpoints
+        that predate the record, the training dataset's (when it is still there), else y."""
+        recorded = self.meta["preprocessing"].get("up_axis")
+        if recorded is None and self.meta.get("dataset"):
+            index = Path(self.meta["dataset"]) / "index.json"
+            with contextlib.suppress(OSError, ValueError):
+                recorded = json.loads(index.read_text(encoding="utf-8")).get("up_axis", "y")
+        return recorded if recorded in ("x", "y", "z") else "y"
+
+    def weights_sha256(self) -> str:
+        """sha256 of the weights file: what caches and indexes built with this model record."""
+        return weights_sha256(self.checkpoint)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str], batch_size: int = 64) -> Tensor:
@@ -79,10 +106,12 @@ class Retriever:
         return torch.cat(out) if out else torch.empty(0, self.model.cfg.dim)
 
     def curvature(self) -> float | None:
-        return self.model.space.c().item() if self.model.hyperbolic else None
+        """The curvature magnitude ``c`` of the model's Lorentz space (the chart's), None for a Euclidean model."""
+        space = self.model.space
+        return float(space.c()) if isinstance(space, LorentzChart) else None
 
 
-def load(path: str | Path) -> Retriever:
+def load(path: str | os.PathLike[str]) -> Retriever:
     """Load a run directory (its best checkpoint) or a checkpoint directory for inference: the model alone, its
     tensors read strictly (every name and shape under ``model.``)."""
     ckpt = resolve_checkpoint(Path(path))

@@ -236,7 +236,7 @@ def _train(
         "preprocessing": {
             "points_per_cloud": dc.points_per_cloud, "channels": dc.channels,
             "normalisation": "unit sphere (centroid, max radius 1)", "text_model": cfg.model.text.model,
-            "text_max_tokens": cfg.model.text.max_tokens,
+            "text_max_tokens": cfg.model.text.max_tokens, "up_axis": dataset.index.up_axis,
         },
         "dataset": str(dataset.root),
     }
