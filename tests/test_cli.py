@@ -6,7 +6,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from typer.testing import CliRunner
 
 from hyperalign import __version__

@@ -65,7 +65,7 @@ def remove_stale_leftovers(target: str | os.PathLike[str]) -> list[Path]:
     target = Path(target)
     suffix = re.escape(target.suffix)
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{12}}\.(?:tmp|old)(?:{suffix})?")
-    removed = []
+    removed: list[Path] = []
     if not target.parent.is_dir():
         return removed
     for entry in target.parent.iterdir():

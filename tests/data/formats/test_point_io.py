@@ -13,10 +13,10 @@ from hypothesis.extra.numpy import arrays
 from plyfile import PlyData, PlyElement
 
 from hyperalign.data.formats import (
-    SizeLimitError,
     SUFFIXES,
     PointCloud,
     PointCloudError,
+    SizeLimitError,
     normalize_unit_sphere,
     read_point_cloud,
     write_point_cloud,
@@ -357,7 +357,7 @@ def test_mesh_size_limits_are_checked_before_the_body_is_parsed(tmp_path, suffix
     n = 200_000
     path = tmp_path / f"big{suffix}"
     if suffix == ".off":
-        body = "OFF\n3 %d 0\n0 0 0\n1 0 0\n0 1 0\n" % n + "3 0 1 2\n" * n
+        body = f"OFF\n3 {n} 0\n0 0 0\n1 0 0\n0 1 0\n" + "3 0 1 2\n" * n
     else:
         body = "v 0 0 0\nv 1 0 0\nv 0 1 0\n" + "f 1 2 3\n" * n
     path.write_text(body)

@@ -170,7 +170,7 @@ def _split_off(path: Path, max_points: int, max_faces: int) -> tuple[list[list[s
             lines = (tokens for tokens in (ln.split("#", 1)[0].split() for ln in file) if tokens)
             first = next(lines, None)
             head = _OFF_HEADER.fullmatch(first[0]) if first else None
-            if head is None:
+            if first is None or head is None:
                 raise PointCloudError(f"{path}: expected an 'OFF' header line (OFF, COFF, NOFF or CNOFF)")
             counts = ([head[3]] if head[3] else []) + first[1:]  # ModelNet writes "OFF490 518 0" on one line
             if not counts:
