@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
 def render(record: dict) -> str:
     start = record["machine_start"]
     lines = ["# First minute", "",
-             f"Command: `python benchmarks/first_minute.py"
+             "Command: `python benchmarks/first_minute.py"
              + (f" --fifo {record['fifo_priority']}" if record.get("fifo_priority") is not None else "")
              + f" --repeats {record['repeats']}` (median of {record['repeats']} fresh processes; baseline = "
              f"`git archive {record['baseline']}`, interleaved"

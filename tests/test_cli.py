@@ -60,3 +60,13 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["plot", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "p")])
     assert result.exit_code == 2
     assert "pip install 'hyperalign[viz]'" in result.output
+
+
+def test_user_errors_are_recognised_without_importing_their_modules():
+    from hyperalign.checkpoint import CheckpointError
+    from hyperalign.cli import is_user_error
+    from hyperalign.train.loop import NonFiniteLossError
+
+    assert is_user_error(CheckpointError("x")) and is_user_error(FileNotFoundError("x"))
+    assert is_user_error(NonFiniteLossError("loss is nan"))
+    assert not is_user_error(RuntimeError("a bug")) and not is_user_error(FloatingPointError("not ours"))
