@@ -20,12 +20,14 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+import torch
 from torch import Tensor, nn
 
 from hyperalign.losses.argent import ArgentLoss
 from hyperalign.losses.contrastive import multi_positive_infonce
 from hyperalign.losses.entailment import ordering_loss
 from hyperalign.losses.hetero import HeteroLoss
+from hyperalign.losses.hierarchy import HierarchyLossConfig, hierarchy_terms
 from hyperalign.losses.pairing import Pairing, training_positives
 from hyperalign.model.scalars import BoundedLogScalar
 
@@ -66,6 +68,8 @@ class LossConfig(_Strict):
     aperture_K: float = Field(0.1, gt=0, description="K in aper(x) = asin(2K / (sqrt(c) ||x~||))")
     argent: ArgentLossConfig = ArgentLossConfig()
     hetero: HeteroLossConfig = HeteroLossConfig()
+    hierarchy: HierarchyLossConfig = Field(
+        HierarchyLossConfig(), description="terms over each item's caption chain (h2arn and meru; losses/hierarchy.py)")
 
     @model_validator(mode="after")
     def _checks(self) -> LossConfig:
@@ -76,6 +80,9 @@ class LossConfig(_Strict):
                 raise ValueError(
                     f"loss.{name} is set but only read when loss.method is {name!r} (method is {self.method!r})"
                 )
+        if self.method not in ("h2arn", "meru") and self.hierarchy != HierarchyLossConfig():
+            raise ValueError(f"loss.hierarchy is set but only read when loss.method is 'h2arn' or 'meru' "
+                             f"(method is {self.method!r})")
         return self
 
     def weights(self) -> dict[str, float]:
@@ -83,6 +90,7 @@ class LossConfig(_Strict):
         terms = {"contrastive_loss": self.contrastive_weight}
         if self.method in ("h2arn", "meru"):
             terms["ordering_loss"] = self.ordering_weight
+            terms |= self.hierarchy.weights()
         elif self.method == "argent":
             terms |= {"adaptive_entailment_loss": self.ordering_weight, "norm_loss": self.argent.norm_weight}
         else:
@@ -106,23 +114,47 @@ class DualGeometricLoss(nn.Module):
         super().__init__()
         if cfg.ordering_weight > 0 and not hyperbolic:
             raise ValueError("loss.ordering_weight must be 0 in a Euclidean space (entailment cones are hyperbolic)")
+        h = cfg.hierarchy
+        if not hyperbolic and (h.intra_weight > 0 or h.level_weight > 0 or h.radius_weight > 0):
+            raise ValueError("loss.hierarchy weights must be 0 in a Euclidean space (cones and radii are hyperbolic)")
         self.cfg = cfg
         self.hyperbolic = hyperbolic
+        # the training loop embeds one caption per tree level (and their positives) only when asked
+        self.needs_levels = h.active
+        self.needs_level_positives = h.all_levels_contrastive
         self.temperature = BoundedLogScalar(
             cfg.temperature, cfg.temperature_min, cfg.temperature_max, cfg.learn_temperature, name="temperature"
         )
 
-    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> dict[str, Tensor]:
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module,
+                level_text: Tensor | None = None, level_caption_ids: Tensor | None = None,
+                level_positives: Tensor | None = None, **_: Tensor) -> dict[str, Tensor]:
         """``text`` (B, n) and ``points`` (N, n) embedded; ``positives`` (B, N) bool: caption i describes shape j.
 
         The ordering loss runs over every training positive (``multi``: a caption's cone must contain every shape it
-        describes; ``paired``: its own shape).
+        describes; ``paired``: its own shape). With ``loss.hierarchy`` on, ``level_text`` (N, L, n) holds each
+        shape's caption per level (``level_caption_ids`` (N, L), -1 = none) for the chain terms, and
+        ``level_positives`` (number of valid level captions, N) their ground truth for the all-levels InfoNCE rows.
         """
         pos = training_positives(positives, self.cfg.pairing)
-        terms = {"contrastive_loss": multi_positive_infonce(space.pairwise_distance(text, points), pos, self.temperature())}
+        rows, row_pos = text, pos
+        h = self.cfg.hierarchy
+        if h.all_levels_contrastive:
+            if level_text is None or level_caption_ids is None or level_positives is None:
+                raise ValueError("loss.hierarchy.all_levels_contrastive needs level_text, level_caption_ids and "
+                                 "level_positives")
+            rows = torch.cat([text, level_text[level_caption_ids >= 0]])
+            row_pos = torch.cat([pos, training_positives(level_positives, self.cfg.pairing)])
+        terms = {"contrastive_loss": multi_positive_infonce(space.pairwise_distance(rows, points), row_pos,
+                                                            self.temperature())}
         if self.hyperbolic and self.cfg.ordering_weight > 0:
             i, j = pos.nonzero(as_tuple=True)
             terms["ordering_loss"] = ordering_loss(text[i], points[j], space.c(), self.cfg.aperture_K)
+        if self.hyperbolic and (h.intra_weight > 0 or h.level_weight > 0 or h.radius_weight > 0):
+            if level_text is None or level_caption_ids is None:
+                raise ValueError("loss.hierarchy terms need level_text and level_caption_ids")
+            terms |= hierarchy_terms(level_text, level_caption_ids >= 0, points, space.c(), self.cfg.aperture_K,
+                                     h.radius_margin)
         return terms
 
 

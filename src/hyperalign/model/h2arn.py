@@ -24,6 +24,7 @@ from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
 from hyperalign.model.context import ContextEncoder
 from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSpace
+from hyperalign.model.language import AnchoredText, LanguageConfig, RadialPoints
 
 
 class _Strict(BaseModel):
@@ -83,6 +84,13 @@ class ModelConfig(_Strict):
     context: ContextConfig = ContextConfig()
     aggregation: AggregationConfig = AggregationConfig()
     space: SpaceConfig = SpaceConfig()
+    language: LanguageConfig = LanguageConfig()
+
+    @model_validator(mode="after")
+    def _anchor_space(self) -> ModelConfig:
+        if self.language.anchor and self.space.kind == "hetero":
+            raise ValueError("model.language.anchor needs model.space.kind 'lorentz' or 'euclidean' (got 'hetero')")
+        return self
 
 
 class H2ARN(nn.Module):
@@ -113,6 +121,9 @@ class H2ARN(nn.Module):
             self.space = EuclideanSpace(cfg.dim)
         self.text_pool = self._make_pool(cfg)
         self.point_pool = self._make_pool(cfg)
+        if cfg.language.anchor:
+            self.text_anchor = AnchoredText(text_dim, cfg.dim, cfg.language)
+            self.point_radial = RadialPoints(cfg.dim, cfg.language)
 
     @staticmethod
     def _make_pool(cfg: ModelConfig) -> nn.Module:
@@ -128,6 +139,11 @@ class H2ARN(nn.Module):
 
     def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""
+        if hasattr(self, "text_anchor"):
+            if self.text_anchor.gate is None:
+                return self.space.from_tangent(self.text_anchor(tokens, mask)), mask.float() / mask.sum(1, keepdim=True)
+            z, w = self.text_pool(self.text_context(tokens, mask), mask, self.space, "text")
+            return self.space.from_tangent(self.text_anchor(tokens, mask, z)), w
         h = self.text_context(tokens, mask)
         z, w = self.text_pool(h, mask, self.space, "text")
         return self.space(z, "text"), w
@@ -144,6 +160,8 @@ class H2ARN(nn.Module):
         mask = tokens.new_ones(tokens.shape[:2], dtype=torch.bool)
         h = self.point_context(tokens, mask)
         z, w = self.point_pool(h, mask, self.space, "points")
+        if hasattr(self, "point_radial"):
+            return self.space.from_tangent(self.point_radial(z)), w
         return self.space(z, "points"), w
 
     def pairwise_distance(self, text: Tensor, points: Tensor) -> Tensor:

@@ -91,6 +91,9 @@ def _scalars(run: RunModules) -> dict[str, float]:
             out[f"curvature_{m}"] = c().item()
         for m, a in space.alpha.items():
             out[f"alpha_{m}"] = a().item()
+    anchor = getattr(run.model, "text_anchor", None)
+    if anchor is not None and anchor.gate is not None:
+        out["text_gate"] = anchor.gate.item()
     for m, pool in (("text", run.model.text_pool), ("points", run.model.point_pool)):
         if hasattr(pool, "tau"):
             out[f"tau_agg_{m}"] = pool.tau().item()
@@ -256,6 +259,9 @@ def _train_epoch(
             level_text = flat.new_zeros(*level_ids.shape, flat.shape[-1]).index_put(tuple(w.to(device) for w in where), flat)
             levels = {"level_text": D.gather_with_grad(level_text), "level_caption_ids": D.gather_ids(level_ids.to(device)),
                       "level_node_ids": D.gather_ids(batch["level_node_ids"].to(device))}
+            if getattr(run.loss, "needs_level_positives", False):  # every level's caption as an InfoNCE row
+                all_ids = levels["level_caption_ids"].cpu()
+                levels["level_positives"] = pairs.view.positives(all_ids[all_ids >= 0], shape_ids).to(device)
         terms = run.loss(text, points, positives, run.model.space, **levels)
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
