@@ -240,7 +240,10 @@ def demo(
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
     for query, hits in report["queries"].items():
-        typer.echo(f"\nquery: {query!r}")
+        check = report["query_checks"][query]
+        verdict = ", ".join(f"{k.removeprefix('right_')} {'right' if v else 'WRONG'}" for k, v in check.items()
+                            if k.startswith("right_"))
+        typer.echo(f"\nquery: {query!r} ({check['level']} level, {check['node']}) -> top result: {verdict}")
         for rank, hit in enumerate(hits, 1):
             typer.echo(f"  {rank}. {hit['id']:<24} d={hit['distance']:.3f}  {hit['caption']}")
     typer.echo(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; run directory: {report['run_dir']}")
