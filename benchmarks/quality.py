@@ -14,6 +14,8 @@ checkpoint = the one chosen on validation) and measures, on the test split (no s
   the caption's entailment cone, ``ext(x, y) <= aper(x)`` with the run's ``loss.aperture_K`` and curvature;
   ``cone/caption``: the same for (generic caption, finer caption) pairs where every shape of the finer caption is
   a shape of the generic one (:func:`hyperalign.eval.hierarchy.entailment_relations`);
+* on the demo data, the fixed example queries of ``hyperalign demo`` (:data:`hyperalign.demo_run.EXAMPLE_QUERIES`):
+  whether the nearest test shape lies under the query's category (``examples_right_category``, a fraction);
 * from ``metrics.jsonl``: curvature, alpha per modality, the anchor gate and validation Rsum per epoch.
 
 Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/quality-geometry.json`` and
@@ -35,6 +37,7 @@ import hyperalign
 from hyperalign.atomic import write_text_atomic
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
+from hyperalign.demo_run import EXAMPLE_QUERIES, check_top_result
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.hierarchy import entailment_relations
 from hyperalign.geometry import lorentz
@@ -47,6 +50,18 @@ TRACKED = ("curvature", "alpha_text", "alpha_points", "text_gate", "val/rsum")
 
 def _inside(parent: torch.Tensor, child: torch.Tensor, c: torch.Tensor, K: float) -> torch.Tensor:
     return lorentz.exterior_angle(parent, child, c) <= lorentz.half_aperture(parent, c, K)
+
+
+@torch.no_grad()
+def example_checks(run_dir: Path, data: Path) -> dict[str, dict]:
+    """The demo's example queries against the test shapes: the top result's category / sub-type check per query."""
+    retriever = hyperalign.load(run_dir)
+    dataset = load_dataset(data)
+    items = dataset.items("test")
+    shapes = embed_store(retriever.model, PointStore(dataset, items), retriever.points_per_cloud, 64)
+    dist = retriever.model.pairwise_distance(retriever.encode_text([q.text for q in EXAMPLE_QUERIES]), shapes)
+    return {q.text: {"level": q.level, "top": items[int(row.argmin())].id, **check_top_result(q, dataset, items[int(row.argmin())])}
+            for q, row in zip(EXAMPLE_QUERIES, dist)}
 
 
 @torch.no_grad()
@@ -155,8 +170,7 @@ def plot(result: dict, out: Path) -> list[Path]:
 def markdown(result: dict) -> str:
     lines = ["# Embedding geometry on the test split", "", result["note"]]
     for ds, models in result["datasets"].items():
-        keys = sorted({k for row in models.values() if row.get("geometry") for k in row["geometry"]},
-                      key=lambda k: (not k.startswith("radius"), k))
+        keys = list(dict.fromkeys(k for row in models.values() if row.get("geometry") for k in row["geometry"]))
         lines += ["", f"## {ds}", "", "| model | runs | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
         for m, row in models.items():
             g = row.get("geometry")
@@ -186,13 +200,18 @@ def main(argv: list[str] | None = None) -> None:
             if not runs:
                 continue
             geo = {r.name.rsplit("seed", 1)[1]: geometry(r, data) for r in runs}
+            examples = {r.name.rsplit("seed", 1)[1]: example_checks(r, data) for r in runs} if ds == "demo" else {}
+            for seed, checks in examples.items():
+                right = statistics.fmean(float(ch["right_category"]) for ch in checks.values())
+                geo[seed] = (geo[seed] or {}) | {"examples_right_category": right}
             per_seed = [g for g in geo.values() if g]
-            keys = sorted({k for g in per_seed for k in g})
+            keys = list(dict.fromkeys(k for g in per_seed for k in g))
             result["datasets"][ds][m] = {
                 "runs": len(runs),
                 "geometry": {k: _mean_std([g[k] for g in per_seed if k in g]) for k in keys} if per_seed else None,
                 "per_seed": geo,
                 "history": {r.name.rsplit("seed", 1)[1]: history(r) for r in runs},
+                "examples": examples,
             }
             print(f"{ds} {m}: {len(runs)} runs", flush=True)
     given = sys.argv[1:] if argv is None else argv

@@ -84,7 +84,7 @@ def test_points_get_bounded_radii_and_euclidean_twin_gives_unit_vectors():
 def test_radius_head_bounds_hold_for_extreme_inputs():
     head = RadiusHead(4, 8, (0.1, 3.0), 1.0)
     with torch.no_grad():
-        head.mlp[2].weight.fill_(1.0)
+        head.mlp[-1].weight.fill_(1.0)
     r = head(torch.tensor([[1e6] * 4, [-1e6] * 4, [0.0] * 4]))
     assert float(r.min()) >= 0.1 and float(r.max()) <= 3.0
 

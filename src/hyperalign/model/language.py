@@ -62,18 +62,20 @@ def sentence_embedding(tokens: Tensor, mask: Tensor) -> Tensor:
 
 
 class RadiusHead(nn.Module):
-    """``r(x) = r_min + (r_max - r_min) * sigmoid(MLP(x))``, a bounded positive radius per row: (B, D) -> (B, 1).
+    """``r(x) = r_min + (r_max - r_min) * sigmoid(MLP(LayerNorm(x)))``, a bounded positive radius per row:
+    (B, D) -> (B, 1).
 
-    The output bias is set so that every input gives ``r_init`` at initialisation (the last layer's weights start at
-    zero)."""
+    The LayerNorm puts unit-norm sentence embeddings (components ~ 1/sqrt(D)) and pooled point vectors on one scale,
+    so the head learns at the optimiser's step size; the output bias is set so that every input gives ``r_init`` at
+    initialisation (the last layer's weights start at zero)."""
 
     def __init__(self, in_dim: int, hidden: int, bounds: tuple[float, float], init: float) -> None:
         super().__init__()
         self.low, self.high = float(bounds[0]), float(bounds[1])
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        self.mlp = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
         frac = (init - self.low) / (self.high - self.low)
-        nn.init.zeros_(self.mlp[2].weight)
-        nn.init.constant_(self.mlp[2].bias, math.log(frac / (1.0 - frac)))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.constant_(self.mlp[-1].bias, math.log(frac / (1.0 - frac)))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.low + (self.high - self.low) * torch.sigmoid(self.mlp(x.float()))
