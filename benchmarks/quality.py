@@ -18,7 +18,8 @@ checkpoint = the one chosen on validation) and measures, on the test split (no s
   whether the nearest test shape lies under the query's category (``examples_right_category``, a fraction);
 * from ``metrics.jsonl``: curvature, alpha per modality, the anchor gate and validation Rsum per epoch.
 
-Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/quality-geometry.json`` and
+Each run's measurements are kept beside it (``geometry.json``, ``examples.json``) and reused while its best
+checkpoint is unchanged. Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/quality-geometry.json`` and
 ``.md`` and the plots ``radius_per_level.png`` and ``scalars_over_training.png`` under ``--plots``.
 """
 
@@ -40,12 +41,15 @@ from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
 from hyperalign.demo_run import EXAMPLE_QUERIES, check_top_result
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.hierarchy import entailment_relations
+from hyperalign.eval.stats import mean_std, paired_difference
 from hyperalign.geometry import lorentz
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realdata import SPLITS  # noqa: E402
 
 TRACKED = ("curvature", "alpha_text", "alpha_points", "text_gate", "val/rsum")
+RECORDED_VARIANTS = ("H2ARN", "simple Euclidean")  # realdata.py variants paired with (h2arn-cpu, the baseline)
+RECORDED_METRICS = ("inst_t2s_R@1", "name_R@1", "class_mAP", "inst_rsum", "open_tune_R@10", "open_held_R@10")
 
 
 def _inside(parent: torch.Tensor, child: torch.Tensor, c: torch.Tensor, K: float) -> torch.Tensor:
@@ -102,6 +106,15 @@ def geometry(run_dir: Path, data: Path) -> dict[str, float] | None:
     if len(gq):
         out["cone/caption"] = float(_inside(text[gq], text[fq], c, K).double().mean())
     return out
+
+
+def cached(path: Path, compute):
+    """``compute()``, stored as JSON at ``path`` (beside the checkpoint it measured) and reused when present."""
+    if path.is_file() and path.stat().st_mtime >= (path.parent / "best").stat().st_mtime:
+        return json.loads(path.read_text())
+    value = compute()
+    write_text_atomic(path, json.dumps(value, indent=2))
+    return value
 
 
 def history(run_dir: Path) -> dict[str, list[float]]:
@@ -167,6 +180,33 @@ def plot(result: dict, out: Path) -> list[Path]:
     return paths
 
 
+def versus_recorded(work: Path, recorded: Path, models: list[str]) -> dict:
+    """Paired (by seed) differences of this study's Sweet Home 3D runs against the runs recorded in ``recorded``
+    (``benchmarks/realdata.py``'s JSON: the same splits, seeds and data settings, their own epoch budget)."""
+    runs = json.loads(recorded.read_text())["runs"]
+    out: dict = {}
+    for split in SPLITS:
+        mine = {m: {r["seed"]: r["test"] for p in sorted((work / split).glob(f"{m}-seed*/compare.json"))
+                    if (r := json.loads(p.read_text()))} for m in models}
+        theirs = {}
+        for r in runs:
+            if r["split"] == split and r["variant"] in RECORDED_VARIANTS:
+                theirs.setdefault(f"{r['variant']} (recorded, {r['epochs']} epochs)", {})[r["seed"]] = r["test"]
+        for ref, ref_runs in theirs.items():
+            for m, m_runs in mine.items():
+                shared = sorted(set(m_runs) & set(ref_runs))
+                if not shared:
+                    continue
+                row = {}
+                for k in RECORDED_METRICS:
+                    a = {s: m_runs[s][k] for s in shared if k in m_runs[s]}
+                    b = {s: ref_runs[s][k] for s in shared if k in ref_runs[s]}
+                    if set(a) & set(b):
+                        row[k] = paired_difference(a, b).to_dict() | {"reference_mean": mean_std(list(b.values()))[0]}
+                out.setdefault(split, {}).setdefault(ref, {})[m] = row
+    return out
+
+
 def markdown(result: dict) -> str:
     lines = ["# Embedding geometry on the test split", "", result["note"]]
     for ds, models in result["datasets"].items():
@@ -179,6 +219,17 @@ def markdown(result: dict) -> str:
                 continue
             cells = [f"{g[k][0]:.3f} ± {g[k][1]:.3f}" if k in g else "-" for k in keys]
             lines.append(f"| {m} | {row['runs']} | " + " | ".join(cells) + " |")
+    for split, refs in result.get("versus_recorded", {}).items():
+        lines += ["", f"## {split} split: paired differences against recorded runs", "",
+                  "model - reference per shared seed: mean [95 % bootstrap CI] (reference mean in brackets after).", "",
+                  "| model | reference | seeds | " + " | ".join(RECORDED_METRICS) + " |",
+                  "|---" * (len(RECORDED_METRICS) + 3) + "|"]
+        for ref, models in refs.items():
+            for m, row in models.items():
+                seeds = max((len(v["seeds"]) for v in row.values()), default=0)
+                cells = [f"{row[k]['mean']:+.3f} [{row[k]['ci_low']:+.3f}, {row[k]['ci_high']:+.3f}] "
+                         f"(ref {row[k]['reference_mean']:.3f})" if k in row else "-" for k in RECORDED_METRICS]
+                lines.append(f"| {m} | {ref} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -190,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("hyperalign-data/sweethome3d"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--plots", type=Path, default=Path("benchmarks/results/plots"))
+    parser.add_argument("--recorded", type=Path, default=None,
+                        help="benchmarks/realdata.py JSON whose runs (same seeds) the Sweet Home 3D runs are paired with")
     args = parser.parse_args(argv)
     result: dict = {"datasets": {}}
     for ds in args.datasets:
@@ -199,8 +252,9 @@ def main(argv: list[str] | None = None) -> None:
             runs = sorted(p for p in (args.work / ds).glob(f"{m}-seed*") if (p / "best").is_dir())
             if not runs:
                 continue
-            geo = {r.name.rsplit("seed", 1)[1]: geometry(r, data) for r in runs}
-            examples = {r.name.rsplit("seed", 1)[1]: example_checks(r, data) for r in runs} if ds == "demo" else {}
+            geo = {r.name.rsplit("seed", 1)[1]: cached(r / "geometry.json", lambda: geometry(r, data)) for r in runs}
+            examples = {r.name.rsplit("seed", 1)[1]: cached(r / "examples.json", lambda: example_checks(r, data))
+                        for r in runs} if ds == "demo" else {}
             for seed, checks in examples.items():
                 right = statistics.fmean(float(ch["right_category"]) for ch in checks.values())
                 geo[seed] = (geo[seed] or {}) | {"examples_right_category": right}
@@ -214,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
                 "examples": examples,
             }
             print(f"{ds} {m}: {len(runs)} runs", flush=True)
+    if args.recorded is not None:
+        result["versus_recorded"] = versus_recorded(args.work, args.recorded, args.models)
     given = sys.argv[1:] if argv is None else argv
     result["note"] = (f"Command: `python benchmarks/quality.py {' '.join(given)}`. Mean ± std over the runs (seeds) "
                       "found; checkpoints chosen on validation by the training loop; test split measured here.")
