@@ -39,15 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import hyperalign  # noqa: E402
-from hyperalign.atomic import write_text_atomic  # noqa: E402
-from hyperalign.data.demo import make_demo  # noqa: E402
-from hyperalign.data.layout import load_dataset  # noqa: E402
-from hyperalign.eval.stats import mean_std, paired_difference  # noqa: E402
-from hyperalign.inference import evaluate  # noqa: E402
-from hyperalign.train.config import dump_config, load_config  # noqa: E402
-from hyperalign.train.loop import train  # noqa: E402
-from realdata import (  # noqa: E402
+from realdata import (
     DATA_SETTINGS,
     OPEN_QUERIES,
     PRETRAINED_ON_DEMO,
@@ -59,11 +51,24 @@ from realdata import (  # noqa: E402
     pretrain_on_demo,
 )
 
+import hyperalign
+from hyperalign.atomic import write_text_atomic
+from hyperalign.config import dump_config, load_config
+from hyperalign.data.demo import make_demo
+from hyperalign.data.layout import load_dataset
+from hyperalign.eval.stats import mean_std, paired_difference
+from hyperalign.runtime.evaluation import evaluate
+from hyperalign.train.loop import train
+
 DATASETS = ("demo", *SPLITS)
+# The percentile bootstrap of n differences never leaves their range and under-covers for small n: a CI is marked as
+# excluding 0 only from this many seeds on.
+MIN_SEEDS_FOR_MARK = 5
 COLUMNS = {
-    "demo": ["rsum", "t2s_R@1", "t2s_R@1/category", "t2s_R@1/subtype", "t2s_R@1/instance", "depth_spearman"],
+    "demo": ["rsum", "t2s_R@1", "t2s_R@1/category", "t2s_R@1/subtype", "t2s_R@1/instance", "depth_spearman",
+             "train_s"],
     "sh3d": ["inst_t2s_R@1", "name_R@1", "class_mAP", "inst_rsum", "open_tune_R@10", "open_held_R@10",
-             "depth_spearman"],
+             "depth_spearman", "train_s"],
 }
 
 
@@ -114,9 +119,9 @@ def run_model(model: Model, dataset: str, seed: int, args: argparse.Namespace, s
         return record
     if args.only_recorded:
         return None
-    if model.name in PRETRAINED_ON_DEMO:
-        overrides.append(f"init_points_from={pretrain_on_demo(model.preset, seed, args.work, say)}")
-    cfg = load_config(model.preset, overrides)
+    pretrained = ([f"init_points_from={pretrain_on_demo(model.preset, seed, args.work, say)}"]
+                  if model.name in PRETRAINED_ON_DEMO else [])
+    cfg = load_config(model.preset, [*overrides, *pretrained])
     saved = run_dir / "config.yaml"
     if saved.is_file() and not args.fresh and saved.read_text() != dump_config(cfg):
         raise SystemExit(f"{saved}: an unfinished run with other settings; use another --model name or --fresh")
@@ -129,10 +134,12 @@ def run_model(model: Model, dataset: str, seed: int, args: argparse.Namespace, s
         loaded, protocol = protocols[dataset]
         test |= model_metrics(run_dir, loaded, protocol)
     record = {"model": model.name, "dataset": dataset, "seed": seed, "preset": model.preset, "overrides": overrides,
-              "epochs": cfg.optim.epochs, "train_wall_s": wall, "best_val": result.best_metric, "test": test}
+              "extra_overrides": pretrained,
+              "epochs": cfg.optim.epochs, "train_s": sum(h["epoch_time_s"] for h in result.history),
+              "wall_s_this_invocation": wall, "best_val": result.best_metric, "test": test}
     write_text_atomic(record_path, json.dumps(record, indent=2))
     say(f"{dataset:<5} {model.name:<24} seed {seed}: " + ", ".join(
-        f"{k} {test[k]:.3f}" for k in columns(dataset, None) if k in test) + f" ({wall:.0f} s)")
+        f"{k} {test[k]:.3f}" for k in columns(dataset, None) if k in test) + f" ({record['train_s']:.0f} s training)")
     return record
 
 
@@ -150,7 +157,8 @@ def columns(dataset: str, chosen: list[str] | None) -> list[str]:
 
 def summarise(records: list[dict], models: list[Model], reference: str) -> dict:
     """Per model: metric -> [mean, std, n]; per other model: metric -> paired difference vs ``reference``."""
-    by_model = {m.name: {r["seed"]: r["test"] for r in records if r["model"] == m.name} for m in models}
+    by_model = {m.name: {r["seed"]: r["test"] | ({"train_s": r["train_s"]} if "train_s" in r else {})
+                         for r in records if r["model"] == m.name} for m in models}
     table, paired = {}, {}
     for name, runs in by_model.items():
         if not runs:
@@ -182,8 +190,8 @@ def markdown(result: dict) -> str:
             cells = [_fmt(c, *row[c][:2]) if c in row else "-" for c in cols]
             lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
         if summary["paired"]:
-            lines += ["", f"Paired difference vs **{result['reference']}** per seed: mean [95 % bootstrap CI] "
-                      "(* = the CI excludes 0).", "", "| model | seeds | " + " | ".join(cols) + " |",
+            lines += ["", (f"Paired difference vs **{result['reference']}** per seed: mean [95 % bootstrap CI] "
+                           f"(* = the CI excludes 0, marked from {MIN_SEEDS_FOR_MARK} seeds on)."), "", "| model | seeds | " + " | ".join(cols) + " |",
                       "|---" * (len(cols) + 2) + "|"]
             for name, row in summary["paired"].items():
                 seeds = max((len(v["seeds"]) for v in row.values()), default=0)
@@ -193,7 +201,8 @@ def markdown(result: dict) -> str:
                         cells.append("-")
                         continue
                     d = row[c]
-                    star = "*" if d["ci_low"] > 0 or d["ci_high"] < 0 else ""
+                    excludes_zero = d["ci_low"] > 0 or d["ci_high"] < 0
+                    star = "*" if excludes_zero and len(d["seeds"]) >= MIN_SEEDS_FOR_MARK else ""
                     cells.append(f"{_fmt(c, d['mean'], signed=True)} [{_fmt(c, d['ci_low'], signed=True)}, "
                                  f"{_fmt(c, d['ci_high'], signed=True)}]{star}")
                 lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + " |")
@@ -202,7 +211,7 @@ def markdown(result: dict) -> str:
 
 def _fmt(metric: str, value: float, std: float | None = None, signed: bool = False) -> str:
     """rsum-like metrics with 1 decimal, the rest with 3; ``± std`` when given; a sign for differences."""
-    digits = 1 if "rsum" in metric else 3
+    digits = 0 if metric == "train_s" else 1 if "rsum" in metric else 3
     text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
     return text + (f" ± {std:.{digits}f}" if std is not None else "")
 
@@ -260,7 +269,8 @@ def main(argv: list[str] | None = None) -> None:
     command = "python benchmarks/compare.py " + " ".join(a if re.fullmatch(r"[\w./=@+:-]+", a) else repr(a) for a in given)
     note = (f"Test split of each dataset, read once per run; checkpoint chosen on validation. Seeds {args.seeds}; "
             f"reference {reference!r}. Command: `{command}`. R@K, mAP and correlations as fractions; rsum in "
-            "percentage points.") + "".join(f"\n\n{n}" for n in args.note)
+            "percentage points; train_s = seconds of training (sum of epoch times) on this shared machine.")
+    note += "".join(f"\n\n{n}" for n in args.note)
     result = {"benchmark": "compare", "note": note, "reference": reference, "seeds": args.seeds,
               "models": {m.name: {"preset": m.preset, "overrides": list(m.overrides)} for m in models},
               "columns": {d: columns(d, args.columns) for d in args.datasets}, "datasets": summaries,

@@ -14,7 +14,7 @@ checkpoint = the one chosen on validation) and measures, on the test split (no s
   the caption's entailment cone, ``ext(x, y) <= aper(x)`` with the run's ``loss.aperture_K`` and curvature;
   ``cone/caption``: the same for (generic caption, finer caption) pairs where every shape of the finer caption is
   a shape of the generic one (:func:`hyperalign.eval.hierarchy.entailment_relations`);
-* on the demo data, the fixed example queries of ``hyperalign demo`` (:data:`hyperalign.demo_run.EXAMPLE_QUERIES`):
+* on the demo data, the fixed example queries of ``hyperalign demo`` (:data:`hyperalign.runtime.demo.EXAMPLE_QUERIES`):
   whether the nearest test shape lies under the query's category (``examples_right_category``, a fraction);
 * from ``metrics.jsonl``: curvature, alpha per modality, the anchor gate and validation Rsum per epoch.
 
@@ -38,7 +38,7 @@ import hyperalign
 from hyperalign.atomic import write_text_atomic
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
-from hyperalign.demo_run import EXAMPLE_QUERIES, check_top_result
+from hyperalign.runtime.demo import EXAMPLE_QUERIES, check_top_result
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.hierarchy import entailment_relations
 from hyperalign.eval.stats import mean_std, paired_difference

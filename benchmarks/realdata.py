@@ -1,4 +1,4 @@
-"""Sweet Home 3D benchmark (issue 5): H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+"""Sweet Home 3D benchmark: H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
 
     hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
     python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
@@ -15,24 +15,26 @@ correct if any item it describes is retrieved):
   on the item split also text -> shape R@1 / R@10 for items whose name is seen / unseen in training;
 * coarse class: text -> shape mAP;
 * room (the catalogue category, 12 of them): room-query -> shape mAP and shape -> room accuracy (nearest of the
-  room queries of :func:`hyperalign.data._sh3f_text.room_query`, never seen in training: zero-shot);
+  room queries of :func:`hyperalign.data.sweethome3d.text.room_query`, never seen in training: zero-shot);
 * open vocabulary: text -> shape R@1 / R@10 of the queries of ``--open-queries`` (WordNet synonym and hypernym
   lemmas of the items' names and the catalogue's tags, none equal to a template caption:
-  :mod:`hyperalign.data.open_queries`) that describe at least one test item, the ``tuning`` and ``held_out`` parts
-  apart (``open_tune_*``, ``open_held_*``). The held-out part is for reporting only. The file is built from
-  ``<data>/index.json`` and WordNet when it does not exist yet.
+  :mod:`hyperalign.data.sweethome3d.open_queries`) that describe at least one test item, the ``tuning`` and
+  ``held_out`` parts apart (``open_tune_*``, ``open_held_*``). The held-out part is for reporting only. The file is
+  built from ``<data>/index.json`` and WordNet when it does not exist yet.
 
 References computed, not trained: ``chance`` (random distances, mean of 20 draws), ``perfect room`` (items of the
 query's room first, in random order) and ``MiniLM text-only`` (the frozen all-MiniLM-L6-v2 sentence embedding, mean
 pooled and normalised: an item's distance to a query is 1 - the best cosine between the query and the item's own
-captions, so it shows how much of each task the words alone solve; on name and instance queries it sees the answer). Baselines trained with the same text side and loss: a size-only model (point
-tower ``box``: an MLP on the bounding-box extents) and a simple Euclidean model (plain PointNet + mean-pooled frozen
-MiniLM + cosine InfoNCE: ``ablation-eu-mp`` with no context layers). The point-tower pre-training option: H2ARN whose
-point tower starts from an ``h2arn-cpu`` run on the built-in demo data (``init_points_from``).
+captions, so it shows how much of each task the words alone solve; on name and instance queries it sees the answer).
+Baselines trained with the same text side and loss: a size-only model (point tower ``box``: an MLP on the
+bounding-box extents) and a simple Euclidean model (plain PointNet + mean-pooled frozen MiniLM + cosine InfoNCE:
+``ablation-eu-mp`` with no context layers). The point-tower pre-training option: H2ARN whose point tower starts from
+an ``h2arn-cpu`` run on the built-in demo data (``init_points_from``).
 
 Each run's scores are written to ``<work>/<split>/<run>/benchmark.json``; a rerun reuses them (``--fresh`` retrains),
-so an interrupted benchmark continues where it stopped. Writes ``realdata.json`` and ``realdata.md``. Nothing here
-asserts anything about time.
+so an interrupted benchmark continues where it stopped; ``--rescore`` scores recorded runs again from their best
+checkpoints with the current protocol (new metrics, no training, no new model selection). Writes ``realdata.json``
+and ``realdata.md``. Nothing here asserts anything about time.
 """
 
 from __future__ import annotations
@@ -52,16 +54,21 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._sh3f_text import room_query
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
-from hyperalign.data.open_queries import OpenQuerySet, build_open_queries, load_open_queries, write_open_queries
 from hyperalign.data.pairs import PointStore
+from hyperalign.data.sweethome3d.open_queries import (
+    OpenQuerySet,
+    build_open_queries,
+    load_open_queries,
+    write_open_queries,
+)
+from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.data.wordnet import WordNet
 from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.train.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}
@@ -266,7 +273,11 @@ def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p
     run_dir = args.work / split / f"{variant.replace(' ', '-').replace('/', '')}-seed{seed}"
     record = run_dir / "benchmark.json"
     if record.is_file() and not args.fresh:
-        return json.loads(record.read_text())
+        out = json.loads(record.read_text())
+        if args.rescore and (run_dir / "best").is_dir():  # same checkpoint, today's protocol (e.g. new query sets)
+            out["test"] = model_metrics(run_dir, dataset, p)
+            write_text_atomic(record, json.dumps(out, indent=2))
+        return out
     if args.only_recorded:
         return None
     overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *DATA_SETTINGS, *extra, *args.set]
@@ -293,7 +304,7 @@ def mean_std(values: list[float]) -> list[float]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Sweet Home 3D benchmark (issue 5)\n\n{result['note']}\n"]
+    lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
         cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
         counts = rows.get("chance", {})
@@ -329,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
     parser.add_argument("--only-recorded", action="store_true",
                         help="train nothing: tabulate the runs that already have results (the table says how many)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score recorded runs again with the current protocol (their checkpoints, no training)")
     parser.add_argument("--open-queries", type=Path, default=OPEN_QUERIES,
                         help="open-vocabulary query file (built from --data and WordNet if missing)")
     args = parser.parse_args(argv)

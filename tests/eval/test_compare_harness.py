@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import compare  # noqa: E402
+import compare
 
 
 def test_model_specs():
@@ -30,19 +30,23 @@ def _records(values: dict[str, dict[int, float]]) -> list[dict]:
 
 def test_summary_pairs_by_seed_against_the_reference():
     models = [compare.Model(n, "p", ()) for n in ("ref", "a", "b")]
-    recs = _records({"ref": {0: 10.0, 1: 20.0, 2: 30.0}, "a": {0: 12.0, 1: 22.0, 2: 32.0}, "b": {0: 9.0, 1: 21.0}})
+    seeds = range(5)
+    recs = _records({"ref": {s: 10.0 * (s + 1) for s in seeds}, "a": {s: 10.0 * (s + 1) + 2 for s in seeds},
+                     "b": {0: 9.0, 1: 21.0}})
     out = compare.summarise(recs, models, "ref")
-    assert out["table"]["ref"]["rsum"] == [20.0, 10.0, 3]
+    assert out["table"]["ref"]["rsum"] == pytest.approx([30.0, 250**0.5, 5])
     assert set(out["paired"]) == {"a", "b"}
     a = out["paired"]["a"]["rsum"]
-    assert (a["mean"], a["std"], a["ci_low"], a["ci_high"], a["seeds"]) == (2.0, 0.0, 2.0, 2.0, [0, 1, 2])
+    assert (a["mean"], a["std"], a["ci_low"], a["ci_high"], a["seeds"]) == (2.0, 0.0, 2.0, 2.0, [0, 1, 2, 3, 4])
     b = out["paired"]["b"]["rsum"]
     assert b["seeds"] == [0, 1] and b["differences"] == [-1.0, 1.0] and b["ci_low"] == -1.0 and b["ci_high"] == 1.0
     assert "only_a" not in out["paired"]["a"]  # the reference has no such metric: nothing to pair
     result = {"note": "n", "reference": "ref", "columns": {"demo": ["rsum", "t2s_R@1"]}, "datasets": {"demo": out}}
     md = compare.markdown(result)
-    assert "| a | 3 | +2.0 [+2.0, +2.0]* | - |" in md and "| b | 2 | +0.0 [-1.0, +1.0] | - |" in md
-    assert "| ref | 3 | 20.0 ± 10.0 | - |" in md
+    assert "| a | 5 | +2.0 [+2.0, +2.0]* | - |" in md and "| b | 2 | +0.0 [-1.0, +1.0] | - |" in md
+    assert "| ref | 5 | 30.0 ± 15.8 | - |" in md
+    few = compare.summarise(_records({"ref": {0: 1.0, 1: 2.0}, "a": {0: 3.0, 1: 4.0}}), models[:2], "ref")
+    assert "+2.0 [+2.0, +2.0] |" in compare.markdown(result | {"datasets": {"demo": few}})  # 2 seeds: no mark
 
 
 def test_tiny_comparison_runs_resumes_and_refuses_changed_settings(tiny_demo, tiny_overrides, tmp_path, capsys):

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hyperalign.geometry import lorentz
-from hyperalign.losses.hierarchy import hierarchy_terms
-from hyperalign.losses.objective import DualGeometricLoss, LossConfig
+from hyperalign.losses.config import LossConfig
+from hyperalign.losses.dual import DualGeometricLoss
+from hyperalign.losses.hierarchy import HierarchicalDualLoss, hierarchy_terms
+from hyperalign.model.embed import LorentzSpace
 
 
 def _ray(radii: list[float], direction: torch.Tensor, c: float = 1.0) -> torch.Tensor:
@@ -66,23 +68,21 @@ def test_shape_mismatch_is_an_error():
 
 
 def test_dual_loss_adds_the_chain_terms_and_all_level_rows():
-    cfg = LossConfig(hierarchy={"intra_weight": 0.1, "level_weight": 0.1, "radius_weight": 1.0,
-                                "all_levels_contrastive": True})
-    loss = DualGeometricLoss(cfg, hyperbolic=True)
-    assert loss.needs_levels and loss.needs_level_positives
+    cfg = LossConfig(method="hierarchy", hierarchy={"intra_weight": 0.1, "level_weight": 0.1, "radius_weight": 1.0,
+                                                    "all_levels_contrastive": True})
+    loss = HierarchicalDualLoss(cfg, hyperbolic=True)
     torch.manual_seed(0)
-    space = type("S", (), {"c": lambda self: torch.tensor(1.0),
-                           "pairwise_distance": lambda self, x, y: lorentz.pairwise_dist(x, y, 1.0)})()
+    space = LorentzSpace(4, learn_curvature=False)
     text, points = torch.randn(3, 4) * 0.5, torch.randn(3, 4)
     level_text = torch.randn(3, 2, 4) * 0.5
     ids = torch.tensor([[0, 5], [1, -1], [0, 6]])
     level_pos = torch.tensor([[True, False, True], [True, False, False], [False, True, False], [True, False, True],
                               [False, False, True]])  # one row per valid level caption, in row-major order
     terms = loss(text, points, torch.eye(3, dtype=torch.bool), space, level_text=level_text, level_caption_ids=ids,
-                 level_positives=level_pos)
+                 level_positives=level_pos).terms
     assert set(terms) == {"contrastive_loss", "ordering_loss", "intra_entailment_loss", "level_entailment_loss",
                           "radius_order_loss"}
-    plain = DualGeometricLoss(LossConfig(), hyperbolic=True)(text, points, torch.eye(3, dtype=torch.bool), space)
+    plain = DualGeometricLoss(LossConfig(), hyperbolic=True)(text, points, torch.eye(3, dtype=torch.bool), space).terms
     assert float(terms["contrastive_loss"]) != float(plain["contrastive_loss"])  # the level rows count
     with pytest.raises(ValueError, match="level_positives"):
         loss(text, points, torch.eye(3, dtype=torch.bool), space)
@@ -90,13 +90,15 @@ def test_dual_loss_adds_the_chain_terms_and_all_level_rows():
 
 def test_euclidean_space_rejects_cone_and_radius_weights():
     with pytest.raises(ValueError, match="Euclidean"):
-        DualGeometricLoss(LossConfig(ordering_weight=0.0, hierarchy={"radius_weight": 1.0}), hyperbolic=False)
-    assert DualGeometricLoss(LossConfig(ordering_weight=0.0, hierarchy={"all_levels_contrastive": True}), False)
+        HierarchicalDualLoss(LossConfig(method="hierarchy", ordering_weight=0.0, hierarchy={"radius_weight": 1.0}), False)
+    cfg = LossConfig(method="hierarchy", ordering_weight=0.0, hierarchy={"all_levels_contrastive": True})
+    assert HierarchicalDualLoss(cfg, False)
+    assert cfg.weights()["radius_order_loss"] == 0.0
 
 
-def test_hierarchy_section_only_for_dual_loss_methods():
+def test_hierarchy_section_only_for_its_method():
     with pytest.raises(ValueError, match="loss.hierarchy"):
-        LossConfig(method="argent", hierarchy={"intra_weight": 1.0})
+        LossConfig(method="h2arn", hierarchy={"intra_weight": 1.0})
 
 
 @settings(max_examples=60, deadline=None)

@@ -8,8 +8,8 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+from hyperalign.config import load_config
 from hyperalign.train import distributed as D
-from hyperalign.train.config import load_config
 from hyperalign.train.loop import train
 
 

@@ -1,10 +1,11 @@
+import itertools
 import json
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import lr_factor, train
 
 
@@ -49,7 +50,7 @@ def test_warmup_then_linear_decay_to_zero():
     assert warm == pytest.approx([(t + 1) / 20 for t in range(20)])  # linear warm-up to the peak
     decay = [f(t) for t in range(20, 201)]
     assert decay[0] == pytest.approx(1.0) and decay[-1] == pytest.approx(0.0) and f(250) == pytest.approx(0.0)
-    steps = [a - b for a, b in zip(decay, decay[1:])]
+    steps = [a - b for a, b in itertools.pairwise(decay)]
     assert steps == pytest.approx([1 / 180] * 180)  # constant slope: a straight line from 1 at W to 0 at T
     assert f(110) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="schedule"):
@@ -59,8 +60,8 @@ def test_warmup_then_linear_decay_to_zero():
 def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp_path, monkeypatch):
     """``init_points_from`` copies the point tower (and nothing else) from a pre-training run before step 1; a
     tower of another shape is refused with a message naming the checkpoint file."""
+    from hyperalign.checkpoint import CheckpointError
     from hyperalign.train import loop
-    from hyperalign.train.checkpoint import CheckpointError
 
     base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
     train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)

@@ -6,7 +6,7 @@ import torch
 
 import hyperalign
 from hyperalign.geometry import lorentz
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 

@@ -13,6 +13,9 @@ generic -> specific pair:
   nearer the origin than its children by a margin ``m`` (a hinge form of ARGENT's norm regulariser, which only
   pulls text towards the origin).
 
+The objective ``hierarchy`` (:class:`HierarchicalDualLoss`, settings ``loss.hierarchy``) is H2ARN's dual loss plus
+these terms, and optionally InfoNCE rows for every level's caption of the batch (``all_levels_contrastive``).
+
 Each term is a mean over the valid pairs of the batch (0 when there are none), so a batch in which every pair
 satisfies its constraint gives exactly 0. Entailment formulas come from :mod:`hyperalign.losses.entailment` and
 :mod:`hyperalign.geometry.lorentz`.
@@ -20,12 +23,22 @@ satisfies its constraint gives exactly 0. Entailment formulas come from :mod:`hy
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING
+
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from hyperalign.geometry import lorentz
+from hyperalign.losses.base import LossOutput
+from hyperalign.losses.contrastive import multi_positive_infonce
+from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.losses.entailment import cone_violation
+from hyperalign.losses.pairing import training_positives
+from hyperalign.model.embed import EmbeddingSpace, LorentzChart
+
+if TYPE_CHECKING:
+    from hyperalign.losses.config import LossConfig
 
 
 class HierarchyLossConfig(BaseModel):
@@ -41,12 +54,18 @@ class HierarchyLossConfig(BaseModel):
     all_levels_contrastive: bool = Field(False, description="add every level's caption of the batch as InfoNCE rows")
 
     @property
-    def active(self) -> bool:
-        return self.intra_weight > 0 or self.level_weight > 0 or self.radius_weight > 0 or self.all_levels_contrastive
+    def has_chain_terms(self) -> bool:
+        return self.intra_weight > 0 or self.level_weight > 0 or self.radius_weight > 0
 
     def weights(self) -> dict[str, float]:
         return {"intra_entailment_loss": self.intra_weight, "level_entailment_loss": self.level_weight,
                 "radius_order_loss": self.radius_weight}
+
+
+def hierarchy_weights(cfg: LossConfig) -> dict[str, float]:
+    """The dual loss's weights and the chain terms' (``loss.hierarchy``)."""
+    return {"contrastive_loss": cfg.contrastive_weight, "ordering_loss": cfg.ordering_weight,
+            **cfg.section("hierarchy").weights()}
 
 
 def _chain_pairs(valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -85,3 +104,40 @@ def hierarchy_terms(level_text: Tensor, level_valid: Tensor, points: Tensor, c: 
         "level_entailment_loss": _mean(violation[to_shape]),
         "radius_order_loss": _mean(order),
     }
+
+
+class HierarchicalDualLoss(DualGeometricLoss):
+    """The dual loss (contrastive + ordering over the drawn captions) plus the chain terms over each item's captions
+    of every level (``loss.hierarchy``)."""
+
+    def __init__(self, cfg: LossConfig, hyperbolic: bool) -> None:
+        super().__init__(cfg, hyperbolic)
+        self.hierarchy: HierarchyLossConfig = cfg.section("hierarchy")
+        if not hyperbolic and self.hierarchy.has_chain_terms:
+            raise ValueError("loss.hierarchy: intra_weight, level_weight and radius_weight must be 0 in a Euclidean "
+                             "space (cones and radii are hyperbolic)")
+
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: EmbeddingSpace,
+                level_text: Tensor | None = None, level_caption_ids: Tensor | None = None,
+                level_positives: Tensor | None = None, **_: Tensor) -> LossOutput:
+        """As :meth:`DualGeometricLoss.forward`; ``level_text`` (N, L, n) holds each shape's caption per level
+        (``level_caption_ids`` (N, L), -1 = none), ``level_positives`` (valid level captions in row-major order, N)
+        their ground truth for the all-levels InfoNCE rows."""
+        if level_text is None or level_caption_ids is None or level_positives is None:
+            raise ValueError("loss.method 'hierarchy' needs level_text, level_caption_ids and level_positives")
+        h = self.hierarchy
+        if not h.all_levels_contrastive:
+            terms = super().forward(text, points, positives, space).terms
+        else:
+            pos = training_positives(positives, self.cfg.pairing)
+            rows = torch.cat([text, level_text[level_caption_ids >= 0]])
+            row_pos = torch.cat([pos, training_positives(level_positives, self.cfg.pairing)])
+            terms = super().forward(text, points, positives, space).terms
+            terms["contrastive_loss"] = multi_positive_infonce(space.pairwise_distance(rows, points), row_pos,
+                                                               self.temperature())
+        if self.hyperbolic and h.has_chain_terms:
+            if not isinstance(space, LorentzChart):
+                raise TypeError(f"entailment cones need a Lorentz space, got {type(space).__name__}")
+            terms |= hierarchy_terms(level_text, level_caption_ids >= 0, points, space.c(), self.cfg.aperture_K,
+                                     h.radius_margin)
+        return LossOutput(terms)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +20,7 @@ from torch import Tensor, nn
 from hyperalign.geometry import curvature as curv
 from hyperalign.geometry import lorentz
 from hyperalign.model.scalars import BoundedLogScalar, Curvature
+from hyperalign.model.space_kind import SpaceKind
 
 
 def _float32_island(x: Tensor) -> Tensor:
@@ -33,7 +33,11 @@ def _alphas(dim: int, alpha_init: float | None, alpha_max: float, modalities: tu
     return nn.ModuleDict({m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities})
 
 
-class _LorentzChart(nn.Module, abc.ABC):
+def _alpha_scalars(space: LorentzChart) -> dict[str, Tensor]:
+    return {f"alpha_{m}": a() for m, a in space.alpha.items()}
+
+
+class LorentzChart(nn.Module, abc.ABC):
     """What every Lorentz space does with its scales ``alpha`` and curvature ``c()``: embed, compare."""
 
     alpha: nn.ModuleDict
@@ -61,10 +65,10 @@ class _LorentzChart(nn.Module, abc.ABC):
         return lorentz.pairwise_dist(x, y, self.c())
 
 
-class LorentzSpace(_LorentzChart):
+class LorentzSpace(LorentzChart):
     """Lorentz embedding for two modalities with a shared curvature and one scale per modality."""
 
-    kind: Literal["lorentz"] = "lorentz"
+    kind: SpaceKind = "lorentz"
 
     def __init__(
         self,
@@ -83,13 +87,17 @@ class LorentzSpace(_LorentzChart):
     def c(self) -> Tensor:
         return self.curvature()
 
+    def scalars(self) -> dict[str, Tensor]:
+        """Logged scalars: the curvature and the scales."""
+        return {"curvature": self.c(), **_alpha_scalars(self)}
 
-class HeteroLorentzSpace(_LorentzChart):
+
+class HeteroLorentzSpace(LorentzChart):
     """Two learnable curvatures, ``c_t`` (text) and ``c_p`` (points), and the intermediate manifold between them.
 
     Representation: both modalities' points are stored in one chart, the Lorentz model of the *chart curvature*
-    ``c()`` (a buffer saved with the weights: the intermediate curvature ``c3*`` of the last training batch,
-    initially ``curvature_init``): ``forward`` returns ``expmap0(alpha_m z, c())``. A point's tangent vector at the
+    ``c()`` (a buffer saved with the weights: the intermediate curvature ``c3*`` of the last training batch, which
+    the training loop applies with :meth:`set_chart_curvature`; initially ``curvature_init``): ``forward`` returns ``expmap0(alpha_m z, c())``. A point's tangent vector at the
     origin, ``v = logmap0(x, c())``, is the same on every manifold, so the text manifold (``expmap0(v, c_t)``), the
     point manifold (``expmap0(v, c_p)``) and a batch's intermediate manifold (``expmap0(v, c3*)``) are each one exact
     :func:`~hyperalign.geometry.curvature.transfer` away; the hetero losses work there. Because every point is in
@@ -102,7 +110,7 @@ class HeteroLorentzSpace(_LorentzChart):
     intra-modal terms).
     """
 
-    kind: Literal["hetero"] = "hetero"
+    kind: SpaceKind = "hetero"
 
     def __init__(
         self,
@@ -125,6 +133,8 @@ class HeteroLorentzSpace(_LorentzChart):
         self.search_max_iter = search_max_iter
         self.register_buffer("chart_curvature", torch.tensor(float(curvature_init), dtype=torch.float32))
 
+    chart_curvature: Tensor
+
     def c(self) -> Tensor:
         """The chart curvature (intermediate curvature of the last training batch); no gradient."""
         return self.chart_curvature
@@ -136,23 +146,29 @@ class HeteroLorentzSpace(_LorentzChart):
     def intermediate(self, r_text: Tensor, r_points: Tensor) -> Tensor:
         """The intermediate curvature ``c3*`` of a batch whose tree nodes lie at raw radii ``r_text``, ``r_points``.
 
-        Rescales the radii (:func:`~hyperalign.geometry.curvature.rescale_radii`), solves for ``c3*`` by
-        golden-section search with implicit-function gradients to ``c_t`` and ``c_p``, and, in training mode,
-        stores it (detached) as the chart curvature used from the next forward pass on.
+        Rescales the radii (:func:`~hyperalign.geometry.curvature.rescale_radii`) and solves for ``c3*`` by
+        golden-section search with implicit-function gradients to ``c_t`` and ``c_p``. Pure: the chart is changed
+        only by :meth:`set_chart_curvature`.
         """
         c_t, c_p = self.modality_c("text"), self.modality_c("points")
         r_p, r_t = curv.rescale_radii(r_points, r_text, c_p, c_t)
-        c3 = curv.intermediate_curvature(c_p, c_t, r_p, r_t, self.search_tol, self.search_max_iter)
-        if self.training:
-            # a new tensor, not copy_(): this batch's graph saved the old chart value for its backward pass
-            self.chart_curvature = c3.detach().clone()
-        return c3
+        return curv.intermediate_curvature(c_p, c_t, r_p, r_t, self.search_tol, self.search_max_iter)
+
+    @torch.no_grad()
+    def set_chart_curvature(self, c: Tensor) -> None:
+        """Make ``c`` (a 0-d curvature, e.g. a training batch's ``c3*``) the chart curvature, in place (the buffer is
+        saved with the weights). Call it after the backward pass of any graph that read the old value."""
+        self.chart_curvature.copy_(c.detach())
+
+    def scalars(self) -> dict[str, Tensor]:
+        """Logged scalars: the chart curvature, ``c_t``, ``c_p`` and the scales."""
+        return {"curvature": self.c(), **{f"curvature_{m}": c() for m, c in self.curvatures.items()}, **_alpha_scalars(self)}
 
 
 class EuclideanSpace(nn.Module):
     """Unit-sphere embedding with cosine similarity (the Eu+MP / Eu+CA ablations)."""
 
-    kind: Literal["euclidean"] = "euclidean"
+    kind: SpaceKind = "euclidean"
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -161,6 +177,10 @@ class EuclideanSpace(nn.Module):
     def forward(self, z: Tensor, modality: str) -> Tensor:
         return nn.functional.normalize(_float32_island(z), dim=-1)
 
+    def scalars(self) -> dict[str, Tensor]:
+        """No learned scalars."""
+        return {}
+
     def from_tangent(self, v: Tensor) -> Tensor:
         """The unit direction of ``v`` (a radius has no part in the cosine)."""
         return nn.functional.normalize(_float32_island(v), dim=-1)
@@ -168,3 +188,7 @@ class EuclideanSpace(nn.Module):
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Cosine distance ``1 - cos`` (B, N): same ranking as the cosine similarity."""
         return 1.0 - x @ y.transpose(-1, -2)
+
+
+EmbeddingSpace = LorentzChart | EuclideanSpace
+"""Any embedding space: a Lorentz chart (one or heterogeneous curvatures) or the Euclidean twin."""

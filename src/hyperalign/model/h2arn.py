@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
 from hyperalign.encoders.points import PointTowerConfig, build_point_tower
@@ -25,6 +25,7 @@ from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
 from hyperalign.model.context import ContextEncoder
 from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSpace
 from hyperalign.model.language import AnchoredText, LanguageConfig, RadialPoints
+from hyperalign.model.space_kind import SpaceKind, is_hyperbolic
 
 
 class _Strict(BaseModel):
@@ -59,7 +60,7 @@ class SpaceConfig(_Strict):
     text and point curvatures, each bounded to [curvature_min, curvature_max], compared on an intermediate
     manifold) or ``euclidean`` (the ablations)."""
 
-    kind: Literal["lorentz", "hetero", "euclidean"] = "lorentz"
+    kind: SpaceKind = "lorentz"
     curvature_init: float = Field(1.0, gt=0)
     curvature_min: float = Field(0.1, gt=0)
     curvature_max: float = Field(10.0, gt=0)
@@ -105,64 +106,99 @@ class H2ARN(nn.Module):
                 raise ValueError("model.text.trainable is true: pass the TextTower to train with the model")
             self.text_tower = text_tower
         ctx = cfg.context
-        extra = {"attention_dropout": ctx.attention_dropout, "checkpoint": ctx.checkpoint}
-        self.text_context = ContextEncoder(text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text", **extra)
+        self.text_context = ContextEncoder(
+            text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text",
+            attention_dropout=ctx.attention_dropout, checkpoint=ctx.checkpoint,
+        )
         self.point_tower = build_point_tower(cfg.points)
         self.point_context = ContextEncoder(
-            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points", **extra
+            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points",
+            attention_dropout=ctx.attention_dropout, checkpoint=ctx.checkpoint,
         )
         s = cfg.space
-        if s.kind in ("lorentz", "hetero"):
-            space_cls = LorentzSpace if s.kind == "lorentz" else HeteroLorentzSpace
-            self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace = space_cls(
+        self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace
+        if s.kind == "euclidean":
+            self.space = EuclideanSpace(cfg.dim)
+        else:
+            space_cls = HeteroLorentzSpace if s.kind == "hetero" else LorentzSpace
+            self.space = space_cls(
                 cfg.dim, s.curvature_init, (s.curvature_min, s.curvature_max), s.learn_curvature, s.alpha_init, s.alpha_max
             )
-        else:
-            self.space = EuclideanSpace(cfg.dim)
         self.text_pool = self._make_pool(cfg)
         self.point_pool = self._make_pool(cfg)
+        self.text_anchor: AnchoredText | None = None
+        self.point_radial: RadialPoints | None = None
         if cfg.language.anchor:
             self.text_anchor = AnchoredText(text_dim, cfg.dim, cfg.language)
             self.point_radial = RadialPoints(cfg.dim, cfg.language)
 
     @staticmethod
-    def _make_pool(cfg: ModelConfig) -> nn.Module:
+    def _make_pool(cfg: ModelConfig) -> MeanPool | ContributionAwarePool:
         a = cfg.aggregation
         if a.kind == "mean":
             return MeanPool()
-        geometry = "euclidean" if cfg.space.kind == "euclidean" else "lorentz"
-        return ContributionAwarePool(geometry, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
+        return ContributionAwarePool(
+            "lorentz" if is_hyperbolic(cfg.space.kind) else "euclidean", a.tau_init, (a.tau_min, a.tau_max), a.learn_tau
+        )
 
     @property
     def hyperbolic(self) -> bool:
-        return self.cfg.space.kind in ("lorentz", "hetero")
+        return is_hyperbolic(self.cfg.space.kind)
 
-    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""
-        if hasattr(self, "text_anchor"):
-            if self.text_anchor.gate is None:
-                return self.space.from_tangent(self.text_anchor(tokens, mask)), mask.float() / mask.sum(1, keepdim=True)
-            z, w = self.text_pool(self.text_context(tokens, mask), mask, self.space, "text")
-            return self.space.from_tangent(self.text_anchor(tokens, mask, z)), w
-        h = self.text_context(tokens, mask)
-        z, w = self.text_pool(h, mask, self.space, "text")
-        return self.space(z, "text"), w
+    def scalars(self) -> dict[str, Tensor]:
+        """The model's learned scalars by logged name: the space's (curvatures, scales), then each pool's, suffixed
+        with its modality (``tau_agg_text``)."""
+        out = dict(self.space.scalars())
+        for m, pool in (("text", self.text_pool), ("points", self.point_pool)):
+            out.update({f"{k}_{m}": v for k, v in pool.scalars().items()})
+        if self.text_anchor is not None and self.text_anchor.gate is not None:
+            out["text_gate"] = self.text_anchor.gate.detach()
+        return out
 
-    def embed_texts(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        """Raw captions through the trainable text tower (only when ``text.trainable``)."""
+    def _pool_text(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.text_pool(self.text_context(tokens, mask), mask, self.space, "text")
+
+    def _pool_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        tokens = self.point_tower(points)
+        return self._pool_point_tokens(tokens, tokens.new_ones(tokens.shape[:2], dtype=torch.bool))
+
+    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d)."""
+        if self.text_anchor is not None:  # model.language.anchor: sentence direction (+ gated context), radius head
+            context = self._pool_text(tokens, mask)[0] if self.text_anchor.gate is not None else None
+            return self.space.from_tangent(self.text_anchor(tokens, mask, context))
+        return self.space(self._pool_text(tokens, mask)[0], "text")
+
+    def text_token_weights(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Each token's weight in its caption's aggregate (B, L): rows sum to 1, padding gets 0."""
+        return self._pool_text(tokens, mask)[1]
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Raw captions through the trainable text tower (only when ``text.trainable``) -> embedded points (B, d)."""
         if not hasattr(self, "text_tower"):
             raise RuntimeError("this model has a frozen text tower: embed cached token features with embed_text_tokens")
         return self.embed_text_tokens(*self.text_tower(texts))
 
-    def embed_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """Point clouds (B, N, C) -> embedded points (B, d), token weights (B, L_p)."""
-        tokens = self.point_tower(points)
-        mask = tokens.new_ones(tokens.shape[:2], dtype=torch.bool)
-        h = self.point_context(tokens, mask)
-        z, w = self.point_pool(h, mask, self.space, "points")
-        if hasattr(self, "point_radial"):
-            return self.space.from_tangent(self.point_radial(z)), w
-        return self.space(z, "points"), w
+    def _pool_point_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.point_pool(self.point_context(tokens, mask), mask, self.space, "points")
+
+    def embed_points(self, points: Tensor) -> Tensor:
+        """Point clouds (B, N, C) -> embedded points (B, d)."""
+        return self._embed_pooled_points(self._pool_points(points)[0])
+
+    def _embed_pooled_points(self, z: Tensor) -> Tensor:
+        if self.point_radial is not None:  # model.language.anchor: the radius comes from its head
+            return self.space.from_tangent(self.point_radial(z))
+        return self.space(z, "points")
+
+    def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d): the model after its point
+        tower (as :meth:`embed_text_tokens` after the text tower)."""
+        return self._embed_pooled_points(self._pool_point_tokens(tokens, mask)[0])
+
+    def point_token_weights(self, points: Tensor) -> Tensor:
+        """Each point token's weight in its cloud's aggregate (B, L_p): rows sum to 1."""
+        return self._pool_points(points)[1]
 
     def pairwise_distance(self, text: Tensor, points: Tensor) -> Tensor:
         return self.space.pairwise_distance(text, points)
