@@ -143,7 +143,7 @@ def plot(result: dict, out: Path) -> list[Path]:
     datasets = list(result["datasets"])
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
     for ax, ds in zip(axes[0], datasets):
-        models = [m for m, row in result["datasets"][ds].items() if row.get("geometry")]
+        models = [m for m, row in result["datasets"][ds].items() if any(k.startswith("radius/") for k in row.get("geometry") or {})]
         if not models:
             continue
         keys = [k for k in result["datasets"][ds][models[0]]["geometry"] if k.startswith("radius/")]
