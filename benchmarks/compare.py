@@ -39,6 +39,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import hyperalign
+from hyperalign.atomic import write_text_atomic
+from hyperalign.config import dump_config, load_config
+from hyperalign.data.demo import make_demo
+from hyperalign.data.layout import load_dataset
+from hyperalign.eval.stats import mean_std, paired_difference
+from hyperalign.runtime.evaluation import evaluate
+from hyperalign.train.loop import train
 from realdata import (
     DATA_SETTINGS,
     OPEN_QUERIES,
@@ -50,15 +58,6 @@ from realdata import (
     model_metrics,
     pretrain_on_demo,
 )
-
-import hyperalign
-from hyperalign.atomic import write_text_atomic
-from hyperalign.config import dump_config, load_config
-from hyperalign.data.demo import make_demo
-from hyperalign.data.layout import load_dataset
-from hyperalign.eval.stats import mean_std, paired_difference
-from hyperalign.runtime.evaluation import evaluate
-from hyperalign.train.loop import train
 
 DATASETS = ("demo", *SPLITS)
 # The percentile bootstrap of n differences never leaves their range and under-covers for small n: a CI is marked as

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from hyperalign import __version__
@@ -28,6 +30,26 @@ def test_bench_realdata_names_the_missing_dataset(tmp_path):
     assert result.exit_code != 0
     assert "nowhere" in result.output and "hyperalign data sweethome3d" in result.output
     assert not (tmp_path / "realdata.json").exists()
+
+
+@pytest.mark.parametrize(
+    "command,option",
+    [("eval", "--no-progress"), ("plot", "--no-progress"), ("search", "--no-progress"), ("index build", "--progress")],
+)
+def test_long_commands_have_a_progress_switch(command, option):
+    """Probe: eval, plot, search and index build showed no progress; eval had no --no-progress."""
+    result = CliRunner().invoke(app, [*command.split(), "--help"], terminal_width=200)
+    assert result.exit_code == 0 and option in result.output, result.output
+
+
+def test_readme_names_the_apt_packages_the_tests_need():
+    """Probe: the README never said which apt packages the tests need, nor which tests skip without them."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("apt-get install"):][:1500]
+    for package in ("chromium", "chromium-driver", "sweethome3d-furniture", "wordnet-base"):
+        assert package in section, package
+    for test_path in ("tests/serve/test_page.py", "tests/data/sweethome3d", "tests/data/test_wordnet.py"):
+        assert test_path in section, test_path
 
 
 def test_missing_optional_dependency_names_the_extra(monkeypatch, tmp_path):

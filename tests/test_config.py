@@ -114,3 +114,16 @@ def test_unreadable_and_unknown_configs(tmp_path):
         load_config(loop)
     with pytest.raises(ConfigError, match="expected key=value"):
         apply_overrides({}, ["optim.lr"])
+
+
+def test_presets_command_shows_each_description():
+    from typer.testing import CliRunner
+
+    from hyperalign.cli import app
+    from hyperalign.config import list_presets
+
+    result = CliRunner().invoke(app, ["presets"])
+    assert result.exit_code == 0
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert sorted(lines) == list_presets()
+    assert "2-core CPU" in lines["h2arn-cpu"] and "MERU" in lines["meru"] and "w/o L_ord" in lines["ablation-no-ord"]

@@ -4,9 +4,10 @@ either the previous version or the complete new one, never a half-written one.""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +21,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_leftovers(target)
     # A unique name rather than mkstemp: the writer creates the file, so it gets the usual umask permissions.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp{target.suffix}")
+    tmp = _sibling(target, "tmp", target.suffix)
     try:
         yield tmp
         with open(tmp, "rb") as f:
@@ -36,6 +38,56 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def _sibling(target: Path, kind: str, suffix: str = "") -> Path:
+    """``.<name>.<pid>-<12 hex>.<kind><suffix>`` beside ``target``: the writing process is part of the name, so a
+    leftover of a killed writer can be told from the work of a live one."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.{kind}{suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def remove_stale_leftovers(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary (``.tmp``) and replaced (``.old``) siblings of ``target`` that a killed writer left.
+
+    Only names of this module's own pattern (``.<name>.<pid>-<12 hex>.tmp|old[<suffix>]``) whose process is gone
+    are removed; anything else beside ``target`` is left alone. Returns the removed paths.
+    """
+    target = Path(target)
+    suffix = re.escape(target.suffix)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[0-9a-f]{{12}}\.(?:tmp|old)(?:{suffix})?")
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    for entry in target.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if match is None or _pid_alive(int(match[1])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def json_field_equals(path: str | os.PathLike[str], key: str, value: object) -> bool:
+    """True if ``path`` is a JSON object whose ``key`` is ``value``: how an artefact directory recognises its own
+    marker file (a dataset's ``index.json`` has no ``format`` field of an index)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get(key) == value
 
 
 class RefusedOverwriteError(FileExistsError, ValueError):
@@ -56,7 +108,9 @@ def atomic_directory(
     if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or may_replace(target))):
         raise RefusedOverwriteError(f"{target}: exists and is not {what} written by hyperalign; refusing to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    remove_stale_leftovers(target)
+    tmp = _sibling(target, "tmp")
+    tmp.mkdir(mode=0o700)
     try:
         yield tmp
         for file in tmp.rglob("*"):
@@ -64,7 +118,7 @@ def atomic_directory(
                 with open(file, "rb") as f:
                     os.fsync(f.fileno())
         if target.exists():
-            old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.old")
+            old = _sibling(target, "old")
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,8 +36,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from hyperalign.config import ConfigError
     from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
+    from hyperalign.train.loop import NonFiniteLossError
 
-    return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
+    return (
+        ConfigError, CheckpointError, LayoutError, PointCloudError, NonFiniteLossError, FileNotFoundError, ValueError
+    )
 
 
 def friendly_errors(fn: F) -> F:
@@ -161,10 +165,12 @@ def t3drhit_cmd(
 
 @app.command()
 def presets() -> None:
-    """List the shipped configuration presets."""
-    from hyperalign.config import list_presets
+    """List the shipped configuration presets, each with its one-line description."""
+    from hyperalign.config import list_presets, preset_description
 
-    typer.echo("\n".join(list_presets()))
+    names = list_presets()
+    width = max(len(n) for n in names)
+    typer.echo("\n".join(f"{n:<{width}}  {preset_description(n)}" for n in names))
 
 
 @app.command()
@@ -202,13 +208,16 @@ def eval_cmd(
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
     hierarchy: bool = typer.Option(False, help="Also hierarchy metrics: LA, HCA, MTA, PEP AUC/AP, depth-norm Spearman."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
     from hyperalign.runtime.evaluation import evaluate
 
     retriever = hyperalign.load(checkpoint)
-    metrics = evaluate(retriever, split, data, hierarchy=hierarchy)
+    if progress:
+        _say(f"evaluating {retriever.checkpoint} on the {split} split")
+    metrics = evaluate(retriever, split, data, progress=progress, hierarchy=hierarchy)
     _print_metrics(metrics, f"{split} split — {retriever.checkpoint}", json_out)
 
 
@@ -271,13 +280,14 @@ def plot(
     out: Path = typer.Option(Path("plots"), help="Directory for the PNG files."),
     split: str = typer.Option("test", help="Split whose captions and shapes are plotted."),
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
     _require("viz", "matplotlib")
     import hyperalign
     from hyperalign.viz.plots import plot_run
 
-    for path in plot_run(hyperalign.load(checkpoint), out, split, data):
+    for path in plot_run(hyperalign.load(checkpoint), out, split, data, progress=progress):
         _say(f"plot written to {path}")
 
 
@@ -314,6 +324,7 @@ def index_build(
     backend: str = typer.Option("faiss", help="faiss (files in the index directory) or milvus (collections at --uri)."),
     uri: str | None = typer.Option(None, help="Milvus: a milvus-lite .db file or http://host:19530 (token: $MILVUS_TOKEN)."),
     collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
     from hyperalign.index import StoreSpec
@@ -329,7 +340,7 @@ def index_build(
         raise ValueError("--uri: only --backend milvus stores its points at a uri")
     store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
-    index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say)
+    index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say, progress=progress)
     try:
         written = index.save(out if out is not None else checkpoint / "index")
     finally:
@@ -337,11 +348,12 @@ def index_build(
     _say(f"index written to {written}")
 
 
-def _print_hits(hits: list[Any], title: str, as_json: bool) -> None:
+def _print_hits(hits: list[Any], title: str, as_json: bool, query: dict[str, str] | None = None) -> None:
+    """A table under ``title``, or JSON: the ``query`` fields (the text, or the shape file) and the results."""
     from dataclasses import asdict
 
     if as_json:
-        typer.echo(json.dumps({"query": title, "results": [asdict(h) for h in hits]}, indent=2))
+        typer.echo(json.dumps({**(query or {}), "results": [asdict(h) for h in hits]}, indent=2))
         return
     typer.echo(title)
     if not hits:
@@ -371,6 +383,10 @@ def search(
     up_axis: str = typer.Option("y", help="With --in: the vertical axis of the folder's shapes (x, y or z)."),
     xyz_only: bool = typer.Option(False, "--xyz-only", help="With --in: ignore colours (for uncoloured scans)."),
     cache_dir: Path | None = typer.Option(None, help="With --in: where embeddings are cached (default ~/.cache)."),
+    max_points: int = typer.Option(2_000_000, "--max-points", min=1, help="Largest --shape file read, in points."),
+    progress: bool | None = typer.Option(
+        None, help="Say what is being loaded and searched, on stderr (default: when stderr is a terminal)."
+    ),
 ) -> None:
     """Search an index (or a folder, with --in) with a text query or a point cloud; prints a table or JSON."""
     if (query is None) == (shape is None):
@@ -378,17 +394,34 @@ def search(
     if folder is not None:
         _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
         return
+    from hyperalign.data.formats import PointCloudError, SizeLimitError
     from hyperalign.runtime.index import Index
 
+    step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
+    t0 = time.perf_counter()
+    step(f"loading the index {index} and its model...")
     loaded = Index.load(index, checkpoint)
+    step(f"loaded {len(loaded.shapes)} shapes and {len(loaded.captions)} captions in {time.perf_counter() - t0:.1f} s; "
+         f"searching...")  # fmt: skip
     try:
         if shape is not None:
-            hits = loaded.search_shape(shape, k, target or "captions")
+            hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
         else:
             hits = loaded.search_text(query, k, target or "shapes")
+    except SizeLimitError as e:
+        if e.option != "max_points":
+            raise
+        count = e.count if e.count is not None else "more"
+        raise PointCloudError(
+            f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
+            f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
+        ) from None
     finally:
         loaded.close()
-    _print_hits(hits, f"shape {shape}" if shape is not None else f"query {query!r}", json_out)
+    if shape is not None:
+        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
+    else:
+        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
 def _axis(value: str, option: str) -> Any:
@@ -491,17 +524,24 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind (default: this machine only)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port."),
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
+    batching: bool = typer.Option(True, help="Batch concurrent text queries into one forward pass (--no-batching: "
+                                  "each query alone)."),
+    max_batch: int = typer.Option(64, min=1, help="Most text queries per batch."),
+    max_wait_ms: float = typer.Option(4.0, min=0.0, help="Longest wait for a batch to fill, in ms."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
     _require("serve", "fastapi", "uvicorn", "multipart")
     from hyperalign.runtime.index import Index
+    from hyperalign.serve import BatchSettings
     from hyperalign.serve.server import run_server
 
     if not (index / "index.json").is_file() and checkpoint is not None:
         _say(f"{index} has no index yet: building it from {checkpoint}")
-        Index.build(checkpoint, data, log=_say).save(index)
+        Index.build(checkpoint, data, log=_say, progress=True).save(index)
     loaded = Index.load(index)
-    run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
+    settings = BatchSettings(max_batch=max_batch, max_wait_ms=max_wait_ms) if batching else None
+    max_upload = int(max_upload_mb * 1_000_000)
+    run_server(loaded, host=host, port=port, max_upload_bytes=max_upload, batching=settings, log=_say)
 
 
 @app.command()

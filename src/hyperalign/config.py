@@ -24,7 +24,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: every float field must be finite (YAML .inf / .nan are refused at load).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DemoDataConfig(_Strict):
@@ -105,6 +106,14 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in _presets_dir().glob("*.yaml"))
 
 
+def preset_description(name: str) -> str:
+    """The first comment line of a preset's YAML file (empty if it opens with no comment)."""
+    for line in (_presets_dir() / f"{name}.yaml").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            return line.strip().removeprefix("#").strip() if line.lstrip().startswith("#") else ""
+    return ""
+
+
 def _resolve(ref: str | Path, relative_to: Path | None = None) -> Path:
     p = Path(ref).expanduser()
     candidates = [p] if p.is_absolute() else ([relative_to / p] if relative_to else []) + [p]
@@ -163,27 +172,42 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return out
 
 
-def _format_validation(e: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid configuration"]
+def _override_of(loc: str, overrides: list[str]) -> str | None:
+    """The ``key=value`` override that set the field at ``loc`` (or a section holding it), if any; the last wins."""
+    for item in reversed(overrides):
+        key = item.split("=", 1)[0].strip()
+        if loc == key or loc.startswith(key + "."):
+            return item
+    return None
+
+
+def _format_validation(e: ValidationError, source: str, overrides: list[str]) -> str:
+    """One line per invalid field, each naming where its value came from: ``source`` or a command-line override."""
+    lines, from_source = [], False
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in err["loc"])
         got = f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
-        lines.append(f"  {loc}: {err['msg']}{got}")
-    return "\n".join(lines)
+        override = _override_of(loc, overrides) if loc else None
+        from_source |= override is None
+        origin = f" [command-line override --set {override}]" if override is not None else ""
+        lines.append(f"  {loc or '(top level)'}: {err['msg']}{got}{origin}")
+    header = f"{source}: invalid configuration" if from_source else "command-line override: invalid value"
+    return "\n".join([header, *lines])
 
 
-def validate_config(raw: dict[str, Any], source: str = "config") -> TrainConfig:
+def validate_config(raw: dict[str, Any], source: str = "config", overrides: list[str] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from a raw mapping; errors name ``source`` or, for fields they set, the ``overrides``."""
     try:
         return TrainConfig.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e, source)) from None
+        raise ConfigError(_format_validation(e, source, overrides or [])) from None
 
 
 def load_config(ref: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Load a preset name or YAML file (with its ``base:`` chain) and apply overrides; returns a fresh TrainConfig."""
     path = _resolve(ref)
     raw = apply_overrides(_load_raw(path), overrides or [])
-    return validate_config(raw, str(path))
+    return validate_config(raw, str(path), overrides)
 
 
 def dump_config(cfg: TrainConfig) -> str:

@@ -174,3 +174,18 @@ def test_many_problems_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(LayoutError) as info:
         load_dataset(_make(tmp_path, raw))
     assert str(info.value).count("no such file") == 4
+
+
+def test_a_symlink_out_of_the_dataset_is_refused(tmp_path: Path) -> None:
+    """Probe: a point file that is a symbolic link to a file outside the dataset root was accepted (unlike '..')."""
+    outside = tmp_path / "outside.npy"
+    write_point_cloud(outside, PointCloud(np.zeros((5, 3))))
+    root = tmp_path / "data"
+    path = _make(root)
+    (root / "pts" / "c.npy").unlink()
+    (root / "pts" / "c.npy").symlink_to(outside)
+    with pytest.raises(LayoutError, match=r"items\[2\] \(id 'c'\)\.points: 'pts/c.npy' is a link to .*outside\.npy, outside"):
+        load_dataset(path)
+    (root / "pts" / "c.npy").unlink()
+    (root / "pts" / "c.npy").symlink_to(root / "pts" / "a.npy")  # a link within the dataset is fine
+    assert len(load_dataset(path).items()) == 4

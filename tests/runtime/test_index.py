@@ -116,7 +116,7 @@ def test_cli_build_and_search(tiny_run, tiny_demo, tmp_path):
     result = runner.invoke(app, ["search", "a round table", "-k", "3", "--index", str(out), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["query"] == "query 'a round table'" and len(payload["results"]) == 3
+    assert payload["query"] == "a round table" and len(payload["results"]) == 3
 
     table = runner.invoke(app, ["search", "a round table", "-k", "3", "--index", str(out)])
     assert table.exit_code == 0 and payload["results"][0]["id"] in table.stdout
@@ -152,3 +152,77 @@ def test_a_euclidean_model_gets_a_cosine_index(tiny_euclidean_index, tmp_path):
         index.more_general(index.items[0].id)
     index.save(tmp_path / "eu")
     assert [h.id for h in Index.load(tmp_path / "eu").search_text("a lamp", k=5)] == [h.id for h in hits]
+
+
+def test_index_build_into_a_dataset_directory_is_refused_and_keeps_the_dataset(tiny_run, tiny_index, tmp_path):
+    """Probe: `index build --checkpoint RUN --out <an existing dataset directory>` deleted the dataset (its
+    ``index.json`` looked like an index's)."""
+    from hyperalign.data.demo import make_demo
+
+    dataset = tmp_path / "dataset"
+    make_demo(dataset, shapes_per_subtype=3, n_points=32, seed=1)
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    result = CliRunner().invoke(app, ["index", "build", "--checkpoint", str(tiny_run), "--out", str(dataset)])
+    assert result.exit_code == 2, result.output
+    assert "refusing to replace" in result.output and result.exception.__class__ is SystemExit
+    with pytest.raises(FileExistsError, match="not an index written by hyperalign"):
+        tiny_index.save(dataset)
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+    assert (dataset / "points").is_dir()
+
+
+def test_index_save_replaces_its_own_earlier_index(tiny_index, tmp_path):
+    out = tiny_index.save(tmp_path / "idx")
+    (out / "records.json").write_text("stale")
+    tiny_index.save(out)
+    assert json.loads((out / "records.json").read_text())["items"]
+
+
+def test_search_with_a_huge_k_returns_the_whole_index(tiny_index, tiny_index_path):
+    """Probe: `hyperalign search "a chair" -k 1000000000` ran 214 s at 12.2 GB; it returns every item at once now."""
+    result = CliRunner().invoke(app, ["search", "a chair", "--index", str(tiny_index_path), "-k", "1000000000", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["results"]
+    assert sorted(h["id"] for h in hits) == sorted(it.id for it in tiny_index.items)
+    general = tiny_index.more_general(tiny_index.items[0].id, k=10**12, strict=False)
+    assert 0 < len(general) < len(tiny_index.items) + len(tiny_index.caption_records)
+
+
+def test_search_json_holds_the_query_text_and_the_shape_file(tiny_index, tiny_index_path, tiny_demo):
+    """Probe: the JSON "query" field held "query 'a vase'" instead of the text."""
+    result = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["query"] == "a vase"
+    cloud = tiny_demo / tiny_index.items[0].points
+    result = CliRunner().invoke(app, ["search", "--shape", str(cloud), "--index", str(tiny_index_path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["shape"] == str(cloud) and "query" not in out
+
+
+def test_too_many_points_names_the_cli_option(tiny_index, tiny_index_path, tiny_demo):
+    """Probe: the "too many points" error told CLI users to pass max_points to read_point_cloud."""
+    cloud = tiny_demo / tiny_index.items[0].points
+    args = ["search", "--shape", str(cloud), "--index", str(tiny_index_path), "--max-points", "10"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "exceed the limit of --max-points 10; pass a larger --max-points (e.g. --max-points 128)" in result.output
+    assert "read_point_cloud" not in result.output and "max_points=" not in result.output
+
+
+def test_eval_shows_progress_unless_told_not_to(tiny_run):
+    """Probe: `eval` showed nothing during long work and had no --no-progress (train and demo had)."""
+    runner = CliRunner()
+    shown = runner.invoke(app, ["eval", "--checkpoint", str(tiny_run), "--split", "val"])
+    quiet = runner.invoke(app, ["eval", "--checkpoint", str(tiny_run), "--split", "val", "--no-progress"])
+    assert shown.exit_code == 0 and quiet.exit_code == 0, shown.output + quiet.output
+    assert "evaluating" in shown.stderr and "embedding shapes" in shown.stderr
+    assert "evaluating" not in quiet.stderr and "embedding" not in quiet.stderr
+    assert shown.stdout == quiet.stdout
+
+
+def test_search_says_what_it_loads_when_asked(tiny_index_path):
+    shown = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2", "--progress"])
+    assert shown.exit_code == 0 and "loading the index" in shown.stderr and "searching" in shown.stderr
+    quiet = CliRunner().invoke(app, ["search", "a vase", "--index", str(tiny_index_path), "-k", "2"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""  # not a terminal: quiet unless --progress

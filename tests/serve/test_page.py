@@ -96,3 +96,124 @@ def test_page_answers_text_and_shape_queries(server, tiny_index, tiny_demo, tmp_
         finally:
             browser.close()
     assert (tmp_path / "search-page.png").stat().st_size > 10_000
+
+
+# Bounding box (width, height) in canvas pixels of what differs from the 3D background.
+INK_BOX = """canvas => {
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width; copy.height = canvas.height;
+  const ctx = copy.getContext('2d');
+  ctx.drawImage(canvas, 0, 0);
+  const d = ctx.getImageData(0, 0, copy.width, copy.height).data;
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  for (let y = 0; y < copy.height; y++) for (let x = 0; x < copy.width; x++) {
+    const i = 4 * (y * copy.width + x);
+    if (Math.abs(d[i] - 0x6b) + Math.abs(d[i + 1] - 0x77) + Math.abs(d[i + 2] - 0x85) > 40) {
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+  }
+  return [x1 - x0 + 1, y1 - y0 + 1];
+}"""
+
+
+def _tall_items(index) -> set[str]:
+    """Items at least 2.5 times taller (along the dataset's up axis, z for the demo) than wide."""
+    import numpy as np
+
+    from hyperalign.data.layout import load_dataset
+
+    dataset = load_dataset(index.info["dataset_root"])
+    up = "xyz".index(dataset.index.up_axis)
+    tall = set()
+    for item in dataset.items():
+        extent = np.ptp(dataset.load_points(item)[:, :3], axis=0)
+        if extent[up] > 2.5 * max(extent[a] for a in range(3) if a != up):
+            tall.add(item.id)
+    return tall
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_z_up_clouds_are_drawn_upright(server, tiny_index, tmp_path):
+    """Probe: the viewer drew z-up data (the demo) lying on its side; tall lamps and bottles must look tall."""
+    tall = _tall_items(tiny_index)
+    assert tiny_index.up_axis == "z" and len(tall) >= 4
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 960})
+            page.goto(f"{server}/?q=a+tall+floor+lamp")
+            page.wait_for_function("document.body.dataset.upAxis === 'z'")
+            page.select_option("#k", "50")
+            page.click("#search-button")
+            page.wait_for_function("document.body.dataset.rendered && document.querySelectorAll('#results li').length == 50")
+            page.wait_for_selector("body[data-rendered]", timeout=30_000)
+            cards = page.eval_on_selector_all("#results li.result", "els => els.map(e => e.dataset.id)")
+            boxes = page.eval_on_selector_all("#results canvas", f"cs => cs.map({INK_BOX})")
+            shown = {i: box for i, box in zip(cards, boxes) if i in tall}
+            assert len(shown) >= 3, (cards, tall)
+            for item_id, (width, height) in shown.items():
+                assert height > 1.3 * width, (item_id, width, height)
+            lamp = next(i for i in shown if i.startswith("lamp"))
+            page.click(f"#results li.result[data-id='{lamp}']")
+            page.wait_for_selector(f"#viewer[data-item='{lamp}']")
+            page.wait_for_timeout(300)
+            width, height = page.eval_on_selector("#viewer", INK_BOX)
+            assert height > 1.3 * width, (width, height)
+            page.screenshot(path=str(tmp_path / "upright.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_shape_upload_shows_captions_right_below_and_clears_the_detail(server, tiny_index, tiny_demo):
+    """Probe: after a shape upload the caption list appeared below a ~450 px gap and the detail pane kept showing
+    the previously opened item."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 960})
+            page.goto(f"{server}/")
+            page.wait_for_function("document.body.dataset.upAxis")
+            page.fill("#query", QUERY)
+            page.click("#search-button")
+            page.wait_for_selector("body[data-rendered]", timeout=30_000)
+            page.click("#results li.result >> nth=0")
+            page.wait_for_selector("#viewer[data-item]")
+            page.set_input_files("#shape-file", str(tiny_demo / tiny_index.items[4].points))
+            page.click("#shape-button")
+            page.wait_for_selector("#caption-results li")
+            title = page.eval_on_selector("#results-title", "e => e.getBoundingClientRect().bottom")
+            first = page.eval_on_selector("#caption-results li", "e => e.getBoundingClientRect().top")
+            assert 0 <= first - title < 60, (title, first)
+            assert page.eval_on_selector("#detail", "e => e.hidden")
+            assert page.eval_on_selector("#viewer", "e => e.dataset.item === undefined")
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_docs_render_with_the_network_blocked(server):
+    """Probe: /docs loaded Swagger UI from a CDN and stayed blank offline."""
+    outside: list[str] = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_this_server)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{server}/docs")
+            page.wait_for_selector(".opblock", timeout=30_000)
+            paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+            assert {"/search/text", "/search/shape", "/health"} <= {p.replace("\u200b", "") for p in paths}, paths
+            assert outside == [] and errors == []
+        finally:
+            browser.close()

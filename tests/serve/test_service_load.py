@@ -1,5 +1,5 @@
-"""Load test of `hyperalign serve` on loopback (bounded: 2000 requests, 50 concurrent, stops by itself): no errors and
-a stable memory footprint. Slow: run by .ci/run when time allows."""
+"""Load test of `hyperalign serve` on loopback (bounded: 2000 requests, 50 concurrent, stops by itself), batched and
+unbatched: no errors and a stable memory footprint in both modes. Slow: run by .ci/run when time allows."""
 
 import json
 import subprocess
@@ -20,6 +20,8 @@ def test_serve_holds_load_without_errors(tiny_index_path, tmp_path):
         check=True, timeout=600,
     )
     report = json.loads(out.read_text())
-    assert report["errors"] == 0 and report["requests_sent"] == 2000
-    rss = report["server_rss_mib"]
-    assert rss["after"] <= 1.25 * rss["before"], rss  # memory stable within 25 %
+    assert set(report["modes"]) == {"batched", "unbatched"} and out.with_suffix(".md").is_file()
+    for mode in report["modes"].values():
+        assert mode["errors"] == 0 and mode["requests_sent"] == 2000
+        rss = mode["server_rss_mib"]
+        assert rss["after"] <= 1.25 * rss["before"], rss  # memory stable within 25 %

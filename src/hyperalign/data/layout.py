@@ -41,7 +41,7 @@ NonBlank = Annotated[str, AfterValidator(_non_blank)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Node(_Strict):
@@ -300,6 +300,9 @@ def _path_problem(points: str, root: Path) -> str | None:
         return f"{points!r} leaves the dataset root ('..'); expected a path inside it"
     if not (root / points).is_file():
         return f"{points!r}: no such file under {root}"
+    real = (root / points).resolve()
+    if not real.is_relative_to(root.resolve()):  # a symbolic link out of the dataset, like '..'
+        return f"{points!r} is a link to {real}, outside the dataset root; expected a file inside it"
     return None
 
 

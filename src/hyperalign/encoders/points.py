@@ -57,7 +57,7 @@ class PointTowerConfig(BaseModel):
     ``width``: internal feature width. ``dim``: output token width.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["pointnet2", "dgcnn", "pointnet", "box"] = "pointnet2"
     in_channels: int = Field(3, ge=3)

@@ -45,7 +45,7 @@ class TextTowerConfig(BaseModel):
     ``trainable``: False freezes the backbone (eval mode, no gradients) and allows :class:`TextFeatureCache`.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = "minilm"
     max_tokens: int = Field(32, ge=2)

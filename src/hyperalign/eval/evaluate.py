@@ -8,7 +8,7 @@ reported per caption level (``t2s_R@1/category`` ...).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -22,23 +22,34 @@ class TokenSource(Protocol):
     def batch(self, ids: list[int]) -> tuple[Tensor, Tensor]: ...
 
 
+def _batches(total: int, batch_size: int, desc: str, progress: bool) -> Any:
+    """Batch starts ``0, batch_size, ...`` below ``total``, with a progress bar when ``progress``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(range(0, total, batch_size), desc=desc, unit="batch", disable=not progress, leave=False)
+
+
 @torch.no_grad()
-def embed_caption_ids(model: H2ARN, features: TokenSource, ids: list[int], batch_size: int) -> Tensor:
+def embed_caption_ids(
+    model: H2ARN, features: TokenSource, ids: list[int], batch_size: int, progress: bool = False
+) -> Tensor:
     """Embed captions ``ids`` from their token features (``features.batch(ids)``); returns (len(ids), n)."""
     device = next(model.parameters()).device
     out = []
-    for s in range(0, len(ids), batch_size):
+    for s in _batches(len(ids), batch_size, "embedding captions", progress):
         tokens, mask = features.batch(ids[s : s + batch_size])
         out.append(model.embed_text_tokens(tokens.to(device), mask.to(device)))
     return torch.cat(out)
 
 
 @torch.no_grad()
-def embed_store(model: H2ARN, store: PointStore, points_per_cloud: int, batch_size: int) -> Tensor:
+def embed_store(
+    model: H2ARN, store: PointStore, points_per_cloud: int, batch_size: int, progress: bool = False
+) -> Tensor:
     """Embed every cloud of ``store`` once with a fixed (deterministic) point sample; returns (S, n)."""
     out = []
     n = len(store.clouds)
-    for start in range(0, n, batch_size):
+    for start in _batches(n, batch_size, "embedding shapes", progress):
         batch = store.batch(list(range(start, min(n, start + batch_size))), points_per_cloud)
         out.append(model.embed_points(batch.to(next(model.parameters()).device)))
     return torch.cat(out)
@@ -55,13 +66,14 @@ def evaluate_view(
     points_per_cloud: int,
     batch_size: int = 128,
     chunk_size: int = 1024,
+    progress: bool = False,
 ) -> dict[str, float]:
     """All retrieval metrics of ``model`` on ``view``; the model is put in eval mode and restored after."""
     was_training = model.training
     model.eval()
     try:
-        text = embed_caption_ids(model, features, view.query_ids, batch_size)
-        shapes = embed_store(model, store, points_per_cloud, batch_size)
+        text = embed_caption_ids(model, features, view.query_ids, batch_size, progress)
+        shapes = embed_store(model, store, points_per_cloud, batch_size, progress)
     finally:
         model.train(was_training)
     device = next(model.parameters()).device

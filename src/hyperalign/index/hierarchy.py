@@ -42,7 +42,8 @@ def generality(index: LorentzIndex, ids: Any) -> np.ndarray:
 
 
 class ConeHits(NamedTuple):
-    """Per query (Q, k): distances float32, ids int64 (``-1`` where fewer qualify), violations float32 radians."""
+    """Per query (Q, min(k, index size)): distances float32, ids int64 (``-1`` where fewer qualify), violations
+    float32 radians."""
 
     distances: np.ndarray
     ids: np.ndarray
@@ -62,6 +63,7 @@ def _cone_search(
     if k < 1:
         raise ValueError(f"k must be >= 1; got {k}")
     q = as_points(queries, index.dim, "queries")
+    k = min(k, len(index))  # the whole index at most, whatever k asks for
     excluded = np.asarray([] if exclude is None else exclude, dtype=np.int64).reshape(-1)
     best = [np.full((len(q), 0), np.inf), np.full((len(q), 0), np.inf), np.full((len(q), 0), -1, dtype=np.int64)]
     block = max(1, _BLOCK_ELEMENTS // max(1, len(q) * index.dim))

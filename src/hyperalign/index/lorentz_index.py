@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from hyperalign.atomic import atomic_directory
+from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.index.faiss_store import FaissStore
 from hyperalign.index.milvus import MilvusStore
 from hyperalign.index.space import IndexFileError, Space, SpaceCodec, as_ids
@@ -127,17 +127,20 @@ class LorentzIndex:
         self.store.spec = self.spec
 
     def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest stored points of each query (Q, dim): distances (Q, k) float32 ascending, ids (Q, k) int64.
+        """The ``k`` nearest stored points of each query (Q, dim): distances (Q, m) float32 ascending, ids (Q, m)
+        int64, with ``m = min(k, len(self))``: a ``k`` beyond the index size returns the whole index, and nothing is
+        allocated for the ``k`` asked.
 
         Distances are exact (:func:`lorentz.dist`, or ``1 - cos``) for every returned point; approximate kinds may miss
-        true neighbours. Missing results (fewer than ``k`` points) are ``inf`` / ``-1``.
+        true neighbours, and those missing results are ``inf`` / ``-1``.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1; got {k}")
         q = self.codec.points(queries, "queries")
+        count = len(self)
+        k = min(k, count)
         dist = np.full((len(q), k), np.inf, dtype=np.float32)
         ids = np.full((len(q), k), -1, dtype=np.int64)
-        count = len(self)
         if count == 0 or len(q) == 0:
             return dist, ids
         wanted = min(count, k * self.spec.rerank_factor)
@@ -169,7 +172,7 @@ class LorentzIndex:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write the index directory atomically (replacing an earlier index there, never anything else)."""
         directory = Path(directory)
-        with atomic_directory(directory, lambda p: (p / META_FILE).is_file()) as tmp:
+        with atomic_directory(directory, lambda p: json_field_equals(p / META_FILE, "format", FORMAT)) as tmp:
             self.store.save(tmp)
             (tmp / META_FILE).write_text(json.dumps(self._meta(), indent=2) + "\n", encoding="utf-8")
         return directory

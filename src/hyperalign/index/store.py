@@ -26,7 +26,7 @@ _REMOTE = ("http://", "https://", "tcp://", "unix:")
 class IndexSpec(BaseModel):
     """Which index structure to build and how to search it (the same kinds on every backend)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["flat", "hnsw", "ivf"] = "flat"
     hnsw_m: int = Field(32, ge=4, le=256, description="HNSW: links per node")
@@ -43,7 +43,7 @@ class StoreSpec(BaseModel):
     local ``.db`` file for milvus-lite, or ``http://host:19530`` for a server; a token, if the server needs one,
     comes from the ``MILVUS_TOKEN`` environment variable and is never saved)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     backend: Backend = "faiss"
     uri: str | None = None

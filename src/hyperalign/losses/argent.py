@@ -47,7 +47,7 @@ WEIGHT_FUNCTIONS: dict[str, WeightFunction] = {"one_minus_exp_distance": one_min
 class ArgentLossConfig(BaseModel):
     """ARGENT-only settings, the section ``loss.argent`` (read when ``loss.method`` is ``argent``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     norm_weight: float = Field(0.2, ge=0, description="weight of the norm regulariser L_norm")
     weight_function: Literal["one_minus_exp_distance"] = Field(

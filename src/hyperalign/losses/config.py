@@ -29,7 +29,7 @@ class LossConfig(BaseModel):
     """Shared objective settings; ``weights()`` gives the chosen method's term weights."""
 
     # extra keys are the method sections, validated against the registry below
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     method: str = Field("h2arn", description="objective, a method of hyperalign.losses.registry: h2arn, meru, argent, hetero")
     pairing: Pairing = Field("multi", description="positives: multi (every described shape) or paired (CLIP-style)")

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 class HeteroLossConfig(BaseModel):
     """Alignment-across-trees-only settings, the section ``loss.hetero`` (read when ``loss.method`` is ``hetero``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     intra_weight: float = Field(0.5, ge=0, description="weight of the intra-modal entailment loss")
     cross_weight: float = Field(0.5, ge=0, description="weight of the cross-modal entailment loss")

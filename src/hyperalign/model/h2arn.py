@@ -29,7 +29,7 @@ from hyperalign.model.space_kind import SpaceKind, is_hyperbolic
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ContextConfig(_Strict):

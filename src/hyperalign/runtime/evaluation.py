@@ -26,6 +26,7 @@ def evaluate(
     metrics = evaluate_view(
         retriever.model, view, table, features, store,
         points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size, chunk_size=cfg.eval.chunk_size,
+        progress=progress,
     )
     if hierarchy:
         from hyperalign.eval.hierarchy import evaluate_hierarchy

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from hyperalign.atomic import atomic_directory
+from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.checkpoint import weights_sha256
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
@@ -130,14 +130,17 @@ class Index:
         splits: Sequence[str] | None = None,
         batch_size: int = 64,
         log: Callable[[str], None] | None = None,
+        progress: bool = False,
     ) -> Index:
         """Embed and index a dataset's shapes (all splits unless ``splits``) and their distinct captions.
 
         ``checkpoint``: run or checkpoint directory, or a loaded :class:`Retriever`; ``data``: dataset directory
         (default: the one the model was trained on); ``spec``: index kind and parameters (default: exact flat up to
         100k points, HNSW above); ``store``: backend (default FAISS; Milvus collections are ``<collection>_shapes``
-        and ``<collection>_captions``).
+        and ``<collection>_captions``); ``progress``: progress bars while shapes and captions are embedded.
         """
+        from tqdm.auto import tqdm
+
         from hyperalign.runtime.datasets import resolve_dataset
         from hyperalign.runtime.loading import Retriever, load
 
@@ -154,13 +157,20 @@ class Index:
                 distinct.setdefault(caption.text, caption)
         caption_records = list(distinct.values())
         say(f"embedding {len(items)} shapes and {len(caption_records)} captions with {retriever.checkpoint}")
+
+        def batches(total: int, desc: str) -> Any:
+            return tqdm(range(0, total, batch_size), desc=desc, unit="batch", disable=not progress, leave=False)
+
         shape_vecs = np.concatenate(
             [
                 retriever.encode_points([dataset.load_points(it) for it in chosen[s : s + batch_size]]).numpy()
-                for s in range(0, len(chosen), batch_size)
+                for s in batches(len(chosen), "embedding shapes")
             ]
         )
-        text_vecs = retriever.encode_text([c.text for c in caption_records], batch_size=batch_size).numpy()
+        texts = [c.text for c in caption_records]
+        text_vecs = np.concatenate(
+            [retriever.encode_text(texts[s : s + batch_size]).numpy() for s in batches(len(texts), "embedding captions")]
+        )
         c = retriever.curvature()
         dim = shape_vecs.shape[1]
         shapes = LorentzIndex(dim, c, _auto_spec(spec, len(items)), _target_store(store, "shapes"))
@@ -179,16 +189,20 @@ class Index:
             "dataset": dataset.index.name,
             "dataset_root": str(Path(dataset.root).resolve()),
             "channels": dataset.index.channels,
+            "up_axis": dataset.index.up_axis,
             "splits": sorted({it.split for it in items}),
         }
         say(f"indexed: {shapes!r}, {captions!r}")
         return cls(retriever, shapes, captions, items, caption_records, info)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the index directory atomically; an existing index there is replaced, anything else refused."""
+        """Write the index directory atomically; an existing index there is replaced, anything else refused.
+
+        An index is recognised by the ``format`` field of its ``index.json``, which only this method writes: a
+        dataset directory also holds an ``index.json`` and is never replaced."""
         directory = Path(directory)
         records = {"items": [asdict(it) for it in self.items], "captions": [asdict(c) for c in self.caption_records]}
-        with atomic_directory(directory, lambda p: (p / INFO_FILE).is_file()) as tmp:
+        with atomic_directory(directory, lambda p: json_field_equals(p / INFO_FILE, "format", FORMAT)) as tmp:
             self.shapes.save(tmp / "shapes")
             self.captions.save(tmp / "captions")
             (tmp / RECORDS_FILE).write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -228,6 +242,14 @@ class Index:
 
     # ------------------------------------------------------------------ queries
     @property
+    def up_axis(self) -> str:
+        """The indexed clouds' vertical axis, ``"x"``, ``"y"`` or ``"z"`` (the dataset's ``up_axis``; indexes built
+        before it was recorded read it from the dataset, default ``"y"``)."""
+        if "up_axis" not in self.info:
+            self.info["up_axis"] = _dataset_up_axis(Path(self.info["dataset_root"]))
+        return str(self.info["up_axis"])
+
+    @property
     def hyperbolic(self) -> bool:
         return self.shapes.curvature is not None
 
@@ -245,30 +267,47 @@ class Index:
         with self._lock:
             return self.retriever.encode_text([text]).numpy()
 
-    def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
-        """The model's point for one point cloud (a file path, or an (N, 3|6) array), (1, dim)."""
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """The model's points for several query texts in one forward pass, (len(texts), dim)."""
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("query text must be a non-empty string")
+        with self._lock:
+            return self.retriever.encode_text(list(texts)).numpy()
+
+    def embed_shape(self, cloud: str | os.PathLike[str] | np.ndarray, max_points: int = 2_000_000) -> np.ndarray:
+        """The model's point for one point cloud (a file path of at most ``max_points`` points, or an (N, 3|6)
+        array), (1, dim)."""
         from hyperalign.data.formats import read_point_cloud
 
         if isinstance(cloud, (str, os.PathLike)):
-            cloud = read_point_cloud(cloud).as_array(self.retriever.channels)
+            cloud = read_point_cloud(cloud, max_points=max_points).as_array(self.retriever.channels)
         with self._lock:
             return self.retriever.encode_points([np.asarray(cloud, dtype=np.float32)]).numpy()
 
     def search_vector(self, vector: np.ndarray, k: int = 10, target: Target = "shapes") -> list[Hit]:
         """Nearest stored shapes or captions to an embedded point (1, dim)."""
+        return self.search_vectors(vector, k, target)[0]
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 10, target: Target = "shapes") -> list[list[Hit]]:
+        """Nearest stored shapes or captions to each of several embedded points (Q, dim), in one index search."""
         index = self._target(target)
-        dist, ids = index.search(vector, k)
-        return self._hits(index, dist[0], ids[0])
+        dist, ids = index.search(vectors, k)
+        return [self._hits(index, d, i) for d, i in zip(dist, ids)]
 
     def search_text(self, text: str, k: int = 10, target: Target = "shapes") -> list[Hit]:
         """The ``k`` shapes (or captions) nearest to a text query, nearest first."""
         return self.search_vector(self.embed_text(text), k, target)
 
     def search_shape(
-        self, cloud: str | os.PathLike[str] | np.ndarray, k: int = 10, target: Target = "captions"
+        self,
+        cloud: str | os.PathLike[str] | np.ndarray,
+        k: int = 10,
+        target: Target = "captions",
+        max_points: int = 2_000_000,
     ) -> list[Hit]:
         """The ``k`` captions (or shapes) nearest to a point cloud (file or array), nearest first."""
-        return self.search_vector(self.embed_shape(cloud), k, target)
+        return self.search_vector(self.embed_shape(cloud, max_points), k, target)
 
     def item(self, item_id: str) -> ItemRecord:
         """The record of an indexed shape; ``KeyError`` if the id is not in the index."""
@@ -352,6 +391,15 @@ def _item_record(dataset: Dataset, item: Any) -> ItemRecord:
         creator=_text_or_none(meta.get("creator")),
         meta=meta,
     )
+
+
+def _dataset_up_axis(root: Path) -> str:
+    """``up_axis`` of the dataset's ``index.json`` ("y" when the file or the field is missing or unreadable)."""
+    try:
+        axis = json.loads((root / "index.json").read_text(encoding="utf-8")).get("up_axis", "y")
+    except (OSError, ValueError, AttributeError):
+        return "y"
+    return axis if axis in ("x", "y", "z") else "y"
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 python-multipart). ``create_app`` builds the application; ``run_server`` serves it with uvicorn."""
 
 from hyperalign.serve.app import Limits, create_app
+from hyperalign.serve.batching import BatchSettings
 from hyperalign.serve.server import run_server
 
-__all__ = ["Limits", "create_app", "run_server"]
+__all__ = ["BatchSettings", "Limits", "create_app", "run_server"]

@@ -4,12 +4,17 @@ Endpoints: ``POST /search/text``, ``POST /search/shape`` (multipart upload), ``G
 subsampled point cloud plus captions and licence), ``GET /hierarchy/{id}`` (nearest more general / more specific
 captions and shapes), ``GET /health``; ``/openapi.json`` describes them; ``/`` is the page (``static/``).
 
-Limits (:class:`Limits`) turn oversized requests into 413 / 422 responses with one ``detail`` message. Nothing from a
-request becomes a path: item ids are looked up in the index records, and an upload is written to a fresh temporary
-directory under a fixed name with one of a few plain formats' extensions.
+Limits (:class:`Limits`) turn oversized requests into 413 / 422 responses with one ``detail`` message: every request
+body is bounded (uploads by ``max_upload_bytes``, everything else by ``max_body_bytes``), a mesh upload's vertices
+and faces are counted before it is parsed, and at most ``max_heavy_requests`` uploads are processed at once (503
+with ``Retry-After`` beyond), so memory stays bounded whatever arrives. Text queries are batched dynamically
+(:mod:`hyperalign.serve.batching`) unless ``batching=None``. Nothing from a request becomes a path: item ids are
+looked up in the index records, and an upload is written to a fresh temporary directory under a fixed name with one
+of a few plain formats' extensions. ``/docs`` serves Swagger UI from the package (``static/vendor/swagger-ui``).
 """
 
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,15 +22,18 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from hyperalign.data.formats import PointCloudError, read_point_cloud
+from hyperalign.data.formats import PointCloudError, SizeLimitError, read_point_cloud
 from hyperalign.runtime.index import Hit, Index
+from hyperalign.serve.batching import BatchSettings, TextQueryBatcher
 
 STATIC_DIR = Path(__file__).with_name("static")
+SWAGGER_URL = "/static/vendor/swagger-ui"  # Swagger UI's assets, shipped in the package: /docs works offline
 # Plain formats only: HDF5 can link to other files, OBJ to material files, and NPZ archives can inflate far beyond
 # the upload cap; none of those is accepted from the network.
 UPLOAD_SUFFIXES = (".ply", ".npy", ".off", ".xyz", ".txt", ".csv")
@@ -34,12 +42,17 @@ UPLOAD_PATHS = ("/search/shape",)
 
 @dataclass(frozen=True)
 class Limits:
-    """Request bounds: results per query, query length, upload bytes, points returned per item."""
+    """Request bounds: results per query, query length, upload bytes, other request bodies' bytes, points returned
+    per item, points / mesh vertices and mesh faces read from an upload, uploads processed at once."""
 
     max_k: int = 100
     max_query_chars: int = 500
     max_upload_bytes: int = 20_000_000
+    max_body_bytes: int = 64_000
     max_points: int = 4096
+    max_upload_points: int = 1_000_000
+    max_upload_faces: int = 200_000
+    max_heavy_requests: int = 2
 
 
 class HitOut(BaseModel):
@@ -94,6 +107,7 @@ class HealthOut(BaseModel):
     kind: str
     backend: str = Field(description="where the points live: faiss or milvus")
     dataset: str
+    up_axis: Literal["x", "y", "z"] = Field(description="the clouds' vertical axis; viewers turn it upwards")
     limits: dict[str, int]
 
 
@@ -134,25 +148,28 @@ def _describe(exc: RequestValidationError) -> str:
 
 
 class _BodyLimit:
-    """ASGI middleware: requests to ``paths`` with a body over ``limit`` bytes get 413, announced or not."""
+    """ASGI middleware: a request whose body exceeds its limit gets 413, announced or not; ``upload_limit`` for
+    ``upload_paths``, ``limit`` for every other path."""
 
-    def __init__(self, app: Any, limit: int, paths: tuple[str, ...]) -> None:
-        self.app, self.limit, self.paths = app, limit, paths
+    def __init__(self, app: Any, limit: int, upload_limit: int, upload_paths: tuple[str, ...]) -> None:
+        self.app, self.limit, self.upload_limit, self.upload_paths = app, limit, upload_limit, upload_paths
 
-    async def _reject(self, send: Any) -> None:
+    async def _reject(self, send: Any, limit: int, what: str) -> None:
         body = JSONResponse(
-            {"detail": f"upload too large: the limit is {self.limit} bytes ({self.limit / 1e6:g} MB)"}, status_code=413
+            {"detail": f"{what} too large: the limit is {limit} bytes ({limit / 1e6:g} MB)"}, status_code=413
         )
         await send({"type": "http.response.start", "status": 413, "headers": body.raw_headers})
         await send({"type": "http.response.body", "body": body.body})
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope["path"] in self.upload_paths
+        limit, what = (self.upload_limit, "upload") if upload else (self.limit, "request body")
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit, what)
             return
         state = {"received": 0, "exceeded": False, "replied": False}
 
@@ -160,7 +177,7 @@ class _BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
-                if state["received"] > self.limit:
+                if state["received"] > limit:
                     state["exceeded"] = True
                     return {"type": "http.disconnect"}
             return message
@@ -170,21 +187,40 @@ class _BodyLimit:
                 await send(message)
             elif not state["replied"]:
                 state["replied"] = True
-                await self._reject(send)
+                await self._reject(send, limit, what)
 
         await self.app(scope, counted_receive, guarded_send)
 
 
-def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
-    """The FastAPI application serving ``index`` with ``limits``."""
+def create_app(
+    index: Index, limits: Limits | None = None, batching: BatchSettings | None = BatchSettings()
+) -> FastAPI:
+    """The FastAPI application serving ``index`` with ``limits``; text queries are batched with ``batching``
+    (``None``: each query is embedded and searched alone)."""
     limits = limits or Limits()
     TextQuery = _text_query_model(limits)
+    batcher = TextQueryBatcher(index, batching) if batching is not None else None
+    heavy = threading.BoundedSemaphore(limits.max_heavy_requests)
     app = FastAPI(
         title="hyperalign search",
         version="1",
         description="Hierarchical text <-> 3D point cloud search in hyperbolic (Lorentz) space.",
+        docs_url=None,
     )
-    app.add_middleware(_BodyLimit, limit=limits.max_upload_bytes, paths=UPLOAD_PATHS)
+    app.state.batcher = batcher
+    app.add_middleware(
+        _BodyLimit, limit=limits.max_body_bytes, upload_limit=limits.max_upload_bytes, upload_paths=UPLOAD_PATHS
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_URL}/favicon-32x32.png",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -201,13 +237,17 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             kind=index.shapes.spec.kind,
             backend=index.shapes.backend,
             dataset=str(index.info.get("dataset", "")),
+            up_axis=index.up_axis,
             limits={k: int(v) for k, v in asdict(limits).items()},
         )
 
     @app.post("/search/text", response_model=SearchOut)
-    def search_text(body: TextQuery) -> SearchOut:  # type: ignore[valid-type]
+    async def search_text(body: TextQuery) -> SearchOut:  # type: ignore[valid-type]
         start = time.perf_counter()
-        hits = index.search_text(body.query, body.k, body.target)
+        if batcher is not None:
+            hits = await batcher.search(body.query, body.k, body.target)
+        else:
+            hits = await run_in_threadpool(index.search_text, body.query, body.k, body.target)
         return SearchOut(query=body.query, target=body.target, results=_hits_out(hits), took_ms=_ms(start))
 
     @app.post("/search/shape", response_model=SearchOut)
@@ -222,17 +262,29 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
         if suffix not in UPLOAD_SUFFIXES:
             allowed = ", ".join(UPLOAD_SUFFIXES)
             raise HTTPException(415, f"file {name!r}: unsupported type {suffix or '(none)'}; upload one of {allowed}")
-        data = await file.read(limits.max_upload_bytes + 1)
-        if len(data) > limits.max_upload_bytes:
-            raise HTTPException(413, f"upload too large: the limit is {limits.max_upload_bytes} bytes")
-        with tempfile.TemporaryDirectory(prefix="hyperalign-upload-") as tmp:
-            path = Path(tmp) / f"upload{suffix}"
-            path.write_bytes(data)
-            try:
-                cloud = await run_in_threadpool(lambda: read_point_cloud(path).as_array(index.retriever.channels))
-            except PointCloudError as e:
-                raise HTTPException(422, str(e).replace(str(path), f"file {name!r}")) from None
-        hits = await run_in_threadpool(index.search_shape, cloud, k, target)
+        if not heavy.acquire(blocking=False):
+            raise HTTPException(
+                503, f"busy: {limits.max_heavy_requests} uploads are being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )  # fmt: skip
+        try:
+            data = await file.read(limits.max_upload_bytes + 1)
+            if len(data) > limits.max_upload_bytes:
+                raise HTTPException(413, f"upload too large: the limit is {limits.max_upload_bytes} bytes")
+            with tempfile.TemporaryDirectory(prefix="hyperalign-upload-") as tmp:
+                path = Path(tmp) / f"upload{suffix}"
+                path.write_bytes(data)
+                del data
+                try:
+                    cloud = await run_in_threadpool(_read_upload, path, limits, index.retriever.channels)
+                except SizeLimitError as e:
+                    detail = f"file {name!r}: {e.count or 'more'} {e.what}; the limit for uploads is {e.limit} {e.what}"
+                    raise HTTPException(413, detail) from None
+                except PointCloudError as e:
+                    raise HTTPException(422, str(e).replace(str(path), f"file {name!r}")) from None
+            hits = await run_in_threadpool(index.search_shape, cloud, k, target)
+        finally:
+            heavy.release()
         return SearchOut(query=name, target=target, results=_hits_out(hits), took_ms=_ms(start))
 
     @app.get("/items/{item_id}", response_model=ItemOut)
@@ -275,6 +327,12 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _read_upload(path: Path, limits: Limits, channels: int) -> Any:
+    """An uploaded file's (N, channels) cloud, read within the upload limits."""
+    cloud = read_point_cloud(path, max_points=limits.max_upload_points, max_faces=limits.max_upload_faces)
+    return cloud.as_array(channels)
 
 
 def _record(index: Index, item_id: str) -> Any:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from hyperalign.runtime.index import Index
 from hyperalign.serve.app import Limits, create_app
+from hyperalign.serve.batching import BatchSettings
 
 
 def _is_loopback(host: str) -> bool:
@@ -23,9 +24,11 @@ def run_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     max_upload_bytes: int = Limits.max_upload_bytes,
+    batching: BatchSettings | None = BatchSettings(),
     log: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``index`` until interrupted. Binding beyond loopback exposes the API to the network: it is logged."""
+    """Serve ``index`` until interrupted, text queries batched with ``batching`` (None: one by one). Binding beyond
+    loopback exposes the API to the network: it is logged."""
     try:
         import uvicorn
     except ImportError as e:  # pragma: no cover - depends on the environment
@@ -33,6 +36,6 @@ def run_server(
     say = log or (lambda msg: None)
     if not _is_loopback(host):
         say(f"warning: binding {host}: the search API will be reachable from other machines")
-    app = create_app(index, Limits(max_upload_bytes=max_upload_bytes))
+    app = create_app(index, Limits(max_upload_bytes=max_upload_bytes), batching)
     say(f"serving {len(index.shapes)} shapes and {len(index.captions)} captions at http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level="warning")

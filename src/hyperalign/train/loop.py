@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,17 +154,35 @@ def train(
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; continue from its latest checkpoint when ``resume`` and one exists.
 
-    ``stop_after_epoch`` ends the run early after that epoch (for tests of resume); the schedule is still the one
-    of ``optim.epochs``. ``callbacks`` observe the run (:class:`TrainCallbacks`).
+    Nothing is written before the data, the model and (when resuming) the run's checkpoint have loaded, so a run
+    directory whose checkpoints do not fit ``cfg`` is refused untouched. A run directory this call created is removed
+    again if it fails before its first checkpoint. ``stop_after_epoch`` ends the run early after that epoch (for tests
+    of resume); the schedule is still the one of ``optim.epochs``. ``callbacks`` observe the run
+    (:class:`TrainCallbacks`).
     """
-    callbacks = callbacks or TrainCallbacks()
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    try:
+        return _train(cfg, run_dir, resume, progress, log, stop_after_epoch, callbacks or TrainCallbacks())
+    except BaseException:
+        # Nothing usable was written: no half-made run is left behind.
+        if created and D.is_main() and CheckpointManager(run_dir).latest() is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    stop_after_epoch: int | None,
+    callbacks: TrainCallbacks,
+) -> TrainResult:
     D.init_from_env()
     main = D.is_main()
     say = (log or (lambda msg: None)) if main else (lambda msg: None)
-    run_dir = Path(run_dir)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
     world = D.world_size()
     if cfg.optim.batch_size % world:
         raise ValueError(f"optim.batch_size ({cfg.optim.batch_size}) must be divisible by the number of processes ({world})")
@@ -206,8 +225,12 @@ def train(
         source = resolve_checkpoint(Path(cfg.init_points_from).expanduser())
         load_weights(source, run.model.point_tower, prefix="model.point_tower.")
         say(f"point tower initialised from {source}")
+    # Everything above only reads: a run directory whose checkpoints do not fit ``cfg`` is refused untouched.
     if main:
-        write_text_atomic(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+        if history or metrics_path.exists():
+            write_text_atomic(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
     device = D.device()
     run.to(device)
     forward = DistributedDataParallel(run, device_ids=[device] if device.type == "cuda" else None) if D.is_distributed() else run

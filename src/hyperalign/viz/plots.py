@@ -98,9 +98,12 @@ def plot_norm_histogram(radii: np.ndarray, depths: Sequence[int], path: Path, ti
     return _save(fig, path)
 
 
-def plot_run(retriever, out_dir: str | Path, split: str = "test", data: str | Path | None = None) -> list[Path]:
+def plot_run(
+    retriever, out_dir: str | Path, split: str = "test", data: str | Path | None = None, progress: bool = False
+) -> list[Path]:
     """Poincare-disk and norm-vs-depth plots of ``split``'s captions and shapes for a loaded model
-    (:func:`hyperalign.load`); returns the written PNG paths (``poincare.png``, ``norms.png`` in ``out_dir``)."""
+    (:func:`hyperalign.load`); returns the written PNG paths (``poincare.png``, ``norms.png`` in ``out_dir``);
+    ``progress`` shows bars while captions and shapes are embedded."""
     from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
     from hyperalign.eval.evaluate import embed_caption_ids, embed_store
     from hyperalign.runtime.datasets import resolve_dataset
@@ -113,10 +116,11 @@ def plot_run(retriever, out_dir: str | Path, split: str = "test", data: str | Pa
     dataset = resolve_dataset(cfg, data)
     table = CaptionTable.from_dataset(dataset)
     view = SplitView.build(dataset, table, split)
-    features = caption_features(cfg, table.texts, retriever.tower, progress=False)
+    features = caption_features(cfg, table.texts, retriever.tower, progress=progress)
     with torch.no_grad():
-        text = embed_caption_ids(model, features, view.query_ids, cfg.eval.batch_size).cpu()
-        shapes = embed_store(model, PointStore(dataset, view.items), retriever.points_per_cloud, cfg.eval.batch_size).cpu()
+        text = embed_caption_ids(model, features, view.query_ids, cfg.eval.batch_size, progress).cpu()
+        store = PointStore(dataset, view.items)
+        shapes = embed_store(model, store, retriever.points_per_cloud, cfg.eval.batch_size, progress).cpu()
     shape_cat = [dataset.ancestors(it.node)[0].id if it.node is not None else "(none)" for it in view.items]
     text_cat = [shape_cat[int(row.nonzero()[0])] for row in view.relevance]
     depths = [view.levels.index(table.levels[q]) + 1 for q in view.query_ids] + [len(view.levels) + 1] * len(shapes)

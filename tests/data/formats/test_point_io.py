@@ -16,6 +16,7 @@ from hyperalign.data.formats import (
     SUFFIXES,
     PointCloud,
     PointCloudError,
+    SizeLimitError,
     normalize_unit_sphere,
     read_point_cloud,
     write_point_cloud,
@@ -327,3 +328,44 @@ def test_normalize_unit_sphere_properties(xyz: np.ndarray, scale: float, shift: 
     assert abs(np.linalg.norm(out, axis=1).max() - 1.0) < 1e-9
     if np.ptp(xyz, axis=0).max() > 1.0:  # invariant to translation and positive scaling (away from round-off)
         np.testing.assert_allclose(normalize_unit_sphere(xyz * scale + np.array(shift)), out, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text,line,form",
+    [
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3", 7, "f i j k"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0", 4, "v x y z"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nv 0 0", 7, "v x y z"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nvn 0 0", 5, "vn x y z"),
+    ],
+    ids=["face cut short", "vertex-only cut short", "vertex after faces cut short", "normal cut short"],
+)
+def test_truncated_obj_names_the_file_and_line(tmp_path, text, line, form):
+    """Probe: a truncated OBJ gave numpy's "inhomogeneous shape" / broadcast text instead of the file and line."""
+    path = tmp_path / "cut.obj"
+    path.write_text(text)
+    with pytest.raises(PointCloudError, match=rf"cut\.obj, line {line}: .*expected an OBJ line '{form}"):
+        read_point_cloud(path)
+
+
+@pytest.mark.parametrize("suffix", [".off", ".obj"])
+def test_mesh_size_limits_are_checked_before_the_body_is_parsed(tmp_path, suffix):
+    """Probe: a 16 MB OFF upload took 9 s and 1.1 GB to parse and sample; a mesh's vertex and face counts are now
+    bounded (``max_points`` / ``max_faces``) before its body is read."""
+    import time
+
+    n = 200_000
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".off":
+        body = f"OFF\n3 {n} 0\n0 0 0\n1 0 0\n0 1 0\n" + "3 0 1 2\n" * n
+    else:
+        body = "v 0 0 0\nv 1 0 0\nv 0 1 0\n" + "f 1 2 3\n" * n
+    path.write_text(body)
+    t0 = time.perf_counter()
+    with pytest.raises(SizeLimitError, match=rf"big\{suffix}: {n} faces exceed the limit of max_faces=1000") as info:
+        read_point_cloud(path, max_faces=1000)
+    assert info.value.count == n and info.value.limit == 1000 and info.value.option == "max_faces"
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(SizeLimitError, match="3 points exceed the limit of max_points=2"):
+        read_point_cloud(path, max_points=2)
+    assert len(read_point_cloud(path, mesh_samples=64, max_faces=n)) == 64

@@ -30,6 +30,20 @@ class PointCloudError(ValueError):
     """A point cloud file that cannot be read or written; the message names the file and the problem."""
 
 
+class SizeLimitError(PointCloudError):
+    """A file holding more than a reading limit allows: ``count`` (None if reading stopped early) of ``what``
+    (``"points"`` or ``"faces"``) against ``limit``, the value of the reader's ``option``
+    (``max_points`` / ``max_faces``); front ends use these to name their own option."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str, count: int | None, limit: int, option: str) -> None:
+        self.path, self.what, self.count, self.limit, self.option = str(path), what, count, limit, option
+        amount, example = (f"{count} {what}", f" (e.g. {option}={count})") if count is not None else (f"more {what}", "")
+        super().__init__(
+            f"{path}: {amount} exceed the limit of {option}={limit}; "
+            f"pass a larger {option} to read_point_cloud{example} to read it"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class PointCloud:
     """Points with optional colours and normals, all (N, 3) float32, N >= 1.
@@ -98,11 +112,7 @@ def check_count(path: str | os.PathLike[str], n: int, max_points: int, *, exact:
     if n == 0:
         raise PointCloudError(f"{path}: contains 0 points")
     if n > max_points:
-        count, example = (f"{n} points", f" (e.g. max_points={n})") if exact else ("more points", "")
-        raise PointCloudError(
-            f"{path}: {count} exceed the limit of max_points={max_points}; "
-            f"pass a larger max_points to read_point_cloud{example} to read it"
-        )
+        raise SizeLimitError(path, "points", n if exact else None, max_points, "max_points")
 
 
 def colours01(path: str | os.PathLike[str], values: np.ndarray, what: str) -> np.ndarray:

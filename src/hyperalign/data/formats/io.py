@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.data.formats import mesh, ply, tables
-from hyperalign.data.formats.cloud import PointCloud, PointCloudError
+from hyperalign.data.formats.cloud import PointCloud, PointCloudError, SizeLimitError
 
 __all__ = [
     "SUFFIXES",
     "PointCloud",
     "PointCloudError",
+    "SizeLimitError",
     "normalize_unit_sphere",
     "read_point_cloud",
     "write_point_cloud",
@@ -48,14 +49,18 @@ def read_point_cloud(
     mesh_samples: int = 2048,
     seed: int = 0,
     max_points: int = 2_000_000,
+    max_faces: int = 10_000_000,
 ) -> PointCloud:
     """Read a point cloud, choosing the format by extension (case-insensitive).
 
     ``h5_dataset`` names the HDF5 dataset; meshes with faces yield ``mesh_samples`` surface points drawn with
-    ``seed``; files with more than ``max_points`` points are refused.
+    ``seed``; files with more than ``max_points`` points (or mesh vertices) or ``max_faces`` faces are refused
+    (:class:`SizeLimitError`), meshes before their body is parsed.
     """
-    if mesh_samples < 1 or max_points < 1:
-        raise ValueError(f"mesh_samples and max_points must be >= 1; got {mesh_samples} and {max_points}")
+    if mesh_samples < 1 or max_points < 1 or max_faces < 1:
+        raise ValueError(
+            f"mesh_samples, max_points and max_faces must be >= 1; got {mesh_samples}, {max_points} and {max_faces}"
+        )
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
@@ -75,9 +80,9 @@ def read_point_cloud(
     if suffix == ".ply":
         return ply.read_ply(path, max_points)
     if suffix == ".off":
-        return mesh.read_off(path, mesh_samples, seed, max_points)
+        return mesh.read_off(path, mesh_samples, seed, max_points, max_faces)
     if suffix == ".obj":
-        return mesh.read_obj(path, mesh_samples, seed, max_points)
+        return mesh.read_obj(path, mesh_samples, seed, max_points, max_faces)
     return tables.read_text(path, max_points)
 
 

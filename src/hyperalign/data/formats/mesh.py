@@ -6,6 +6,7 @@ as points. OBJ files are parsed with trimesh.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.atomic import atomic_path
-from hyperalign.data.formats.cloud import PointCloud, PointCloudError, check_count, colours01, make_cloud
+from hyperalign.data.formats.cloud import (
+    PointCloud,
+    PointCloudError,
+    SizeLimitError,
+    check_count,
+    colours01,
+    make_cloud,
+)
 
 _OFF_HEADER = re.compile(r"(C?)(N?)OFF(\S*)")
 Colourer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (triangle index (K,), barycentric (K, 3)) -> rgb (K, 3)
@@ -129,10 +137,12 @@ def _triangulate(path: Path, polygons: list[list[int]], n_vertices: int) -> np.n
     return faces
 
 
-def read_off(path: Path, mesh_samples: int, seed: int, max_points: int) -> PointCloud:
-    """[C][N]OFF: vertex rows ``x y z [nx ny nz] [r g b [a]]``; faces ``k i1 .. ik`` are sampled when present."""
-    vertex_rows, face_rows, has_rgb, has_normals = _split_off(path)
-    check_count(path, len(vertex_rows), max_points)
+def read_off(path: Path, mesh_samples: int, seed: int, max_points: int, max_faces: int) -> PointCloud:
+    """[C][N]OFF: vertex rows ``x y z [nx ny nz] [r g b [a]]``; faces ``k i1 .. ik`` are sampled when present.
+
+    The header's vertex and face counts are checked against ``max_points`` / ``max_faces`` before the body is read,
+    so the work per file is bounded by the limits, not by the file."""
+    vertex_rows, face_rows, has_rgb, has_normals = _split_off(path, max_points, max_faces)
     width = 3 + 3 * has_normals + 3 * has_rgb
     try:
         if any(len(row) < width for row in vertex_rows):
@@ -152,28 +162,34 @@ def read_off(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     return _sample_cloud(path, table[:, :3], faces, rgb, mesh_samples, seed)
 
 
-def _split_off(path: Path) -> tuple[list[list[str]], list[list[str]], bool, bool]:
-    """Tokenised vertex and face lines of an OFF file, and whether vertices carry colours and normals."""
+def _split_off(path: Path, max_points: int, max_faces: int) -> tuple[list[list[str]], list[list[str]], bool, bool]:
+    """Tokenised vertex and face lines of an OFF file, and whether vertices carry colours and normals; the header's
+    counts are checked against the limits first, and only the lines they announce are tokenised."""
     try:
-        lines = [ln.split("#", 1)[0].split() for ln in path.read_text(encoding="utf-8").splitlines()]
+        with open(path, encoding="utf-8") as file:
+            lines = (tokens for tokens in (ln.split("#", 1)[0].split() for ln in file) if tokens)
+            first = next(lines, None)
+            head = _OFF_HEADER.fullmatch(first[0]) if first else None
+            if first is None or head is None:
+                raise PointCloudError(f"{path}: expected an 'OFF' header line (OFF, COFF, NOFF or CNOFF)")
+            counts = ([head[3]] if head[3] else []) + first[1:]  # ModelNet writes "OFF490 518 0" on one line
+            if not counts:
+                counts = next(lines, [])
+            try:
+                n_vertices, n_faces = int(counts[0]), int(counts[1])
+                if n_vertices < 0 or n_faces < 0:
+                    raise ValueError("negative count")
+            except (IndexError, ValueError) as exc:
+                raise PointCloudError(
+                    f"{path}: expected a counts line 'n_vertices n_faces n_edges'; got {counts}"
+                ) from exc
+            check_count(path, n_vertices, max_points)
+            if n_faces > max_faces:
+                raise SizeLimitError(path, "faces", n_faces, max_faces, "max_faces")
+            vertex_rows = list(itertools.islice(lines, n_vertices))
+            face_rows = list(itertools.islice(lines, n_faces))
     except UnicodeDecodeError as exc:
         raise PointCloudError(f"{path}: not a text OFF file: {exc}") from exc
-    lines = [ln for ln in lines if ln]
-    head = _OFF_HEADER.fullmatch(lines[0][0]) if lines else None
-    if head is None:
-        raise PointCloudError(f"{path}: expected an 'OFF' header line (OFF, COFF, NOFF or CNOFF)")
-    counts = ([head[3]] if head[3] else []) + lines[0][1:]  # ModelNet writes "OFF490 518 0" on one line
-    body = 1
-    if not counts:
-        counts, body = (lines[1] if len(lines) > 1 else []), 2
-    try:
-        n_vertices, n_faces = int(counts[0]), int(counts[1])
-        if n_vertices < 0 or n_faces < 0:
-            raise ValueError("negative count")
-    except (IndexError, ValueError) as exc:
-        raise PointCloudError(f"{path}: expected a counts line 'n_vertices n_faces n_edges'; got {counts}") from exc
-    vertex_rows = lines[body : body + n_vertices]
-    face_rows = lines[body + n_vertices : body + n_vertices + n_faces]
     if len(vertex_rows) < n_vertices or len(face_rows) < n_faces:
         raise PointCloudError(
             f"{path}: truncated: the header promises {n_vertices} vertices and {n_faces} faces; "
@@ -194,11 +210,12 @@ def write_off(path: Path, cloud: PointCloud) -> None:
         np.savetxt(tmp, np.concatenate(blocks, axis=1), fmt="%.9g", header=header, comments="")
 
 
-def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> PointCloud:
+def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int, max_faces: int) -> PointCloud:
     """Parsed by trimesh, faces sampled by :func:`sample_surface` (vertex colours interpolated); a file with only
     ``v`` lines is read as points."""
     import trimesh
 
+    _check_obj_lines(path, max_points, max_faces)
     try:
         mesh = trimesh.load(str(path), file_type="obj", force="mesh", process=False)
     except Exception as exc:  # trimesh raises assorted errors for malformed files
@@ -212,6 +229,44 @@ def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int) -> Point
     if getattr(visual, "kind", None) == "vertex":
         rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
     return _sample_cloud(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
+
+
+# Fewest values each OBJ line kind needs, and its form for error messages.
+_OBJ_MIN_FIELDS = {
+    "v": (3, "v x y z [r g b]"), "vn": (3, "vn x y z"), "vt": (1, "vt u [v [w]]"), "f": (3, "f i j k ...")
+}  # fmt: skip
+
+
+def _check_obj_lines(path: Path, max_points: int, max_faces: int) -> None:
+    """Refuse short or non-numeric ``v`` / ``vn`` / ``vt`` / ``f`` lines (a truncated file) with the file and line,
+    and more ``v`` / ``f`` lines than ``max_points`` / ``max_faces``, before the mesh is built."""
+    counts = {"v": 0, "f": 0}
+    try:
+        with open(path, encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                tokens = line.split("#", 1)[0].split()
+                if not tokens or tokens[0] not in _OBJ_MIN_FIELDS:
+                    continue
+                if tokens[0] in counts:
+                    counts[tokens[0]] += 1
+                need, form = _OBJ_MIN_FIELDS[tokens[0]]
+                values = tokens[1:]
+                try:
+                    for value in values:
+                        int(value.split("/", 1)[0]) if tokens[0] == "f" else float(value)
+                except ValueError:
+                    values = []
+                if len(values) < need:
+                    raise PointCloudError(
+                        f"{path}, line {number}: {line.strip()[:60]!r}: expected an OBJ line {form!r} "
+                        "(is the file truncated?)"
+                    )
+    except UnicodeDecodeError as exc:
+        raise PointCloudError(f"{path}: not a text OBJ file: {exc}") from exc
+    if counts["v"] > max_points:
+        raise SizeLimitError(path, "points", counts["v"], max_points, "max_points")
+    if counts["f"] > max_faces:
+        raise SizeLimitError(path, "faces", counts["f"], max_faces, "max_faces")
 
 
 def _read_obj_vertices(path: Path, max_points: int) -> PointCloud:

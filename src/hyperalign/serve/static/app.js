@@ -10,6 +10,9 @@ const THUMB_SIZE = 200;
 const $ = (id) => document.getElementById(id);
 const items = new Map(); // id -> promise of the /items payload
 let generation = 0; // bumps on every new query so stale thumbnail work stops
+// Turns the dataset's up axis (/health up_axis) onto three.js's +y: z-up data (the demo) stands upright.
+const UP_ROTATIONS = { x: [0, 0, Math.PI / 2], y: [0, 0, 0], z: [-Math.PI / 2, 0, 0] };
+let upRotation = new THREE.Euler(0, 0, 0);
 
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);
@@ -75,7 +78,19 @@ function cloudObject(item) {
   const points = new THREE.Points(geometry, material);
   points.scale.setScalar(scale);
   points.position.copy(center).multiplyScalar(-scale);
-  return points;
+  const upright = new THREE.Group(); // the cloud centred at the origin, then turned so its up axis points up
+  upright.add(points);
+  upright.rotation.copy(upRotation);
+  return upright;
+}
+
+function disposeCloud(cloud) {
+  cloud.traverse((node) => {
+    if (node.isPoints) {
+      node.geometry.dispose();
+      node.material.dispose();
+    }
+  });
 }
 
 function makeCamera(aspect) {
@@ -99,8 +114,7 @@ const thumbs = {
     scene.add(cloud);
     this.renderer.render(scene, this.camera);
     canvas.getContext('2d').drawImage(this.renderer.domElement, 0, 0, canvas.width, canvas.height);
-    cloud.geometry.dispose();
-    cloud.material.dispose();
+    disposeCloud(cloud);
     canvas.dataset.rendered = 'true';
   },
 };
@@ -131,8 +145,7 @@ const viewer = {
     }
     if (this.cloud) {
       this.scene.remove(this.cloud);
-      this.cloud.geometry.dispose();
-      this.cloud.material.dispose();
+      disposeCloud(this.cloud);
     }
     this.cloud = cloudObject(item);
     this.scene.add(this.cloud);
@@ -163,6 +176,7 @@ function openHit(hit) {
 
 async function renderShapeResults(body) {
   const mine = ++generation;
+  clearDetail();
   const list = $('results');
   list.replaceChildren();
   $('caption-results').replaceChildren();
@@ -192,8 +206,15 @@ async function renderShapeResults(body) {
   if (mine === generation) document.body.dataset.rendered = String(mine);
 }
 
+function clearDetail() {
+  $('detail').hidden = true;
+  delete $('viewer').dataset.item;
+  for (const card of document.querySelectorAll('.result.selected')) card.classList.remove('selected');
+}
+
 function renderCaptionResults(body) {
   generation++;
+  clearDetail();
   $('results').replaceChildren();
   $('results-title').textContent = `${body.results.length} captions for ${body.query} (${body.took_ms} ms)`;
   $('caption-results').replaceChildren(...body.results.map((hit) => hitLine(hit, () => openHit(hit))));
@@ -263,11 +284,13 @@ $('shape-form').addEventListener('submit', async (event) => {
   }
 });
 
-api('/health').then((h) => {
+const health = api('/health').then((h) => {
+  upRotation = new THREE.Euler(...(UP_ROTATIONS[h.up_axis] || UP_ROTATIONS.y));
+  document.body.dataset.upAxis = h.up_axis;
   const space = h.space === 'lorentz' ? `Lorentz, c = ${h.curvature.toFixed(3)}` : 'cosine';
   $('index-info').textContent = `${h.dataset}: ${h.items} shapes, ${h.captions} captions · ${space} · ${h.kind} index`;
   $('query').maxLength = h.limits.max_query_chars;
 }).catch((error) => setStatus(`the API is not answering: ${error.message}`));
 
 const initial = new URLSearchParams(window.location.search).get('q');
-if (initial) runTextSearch(initial);
+if (initial) health.finally(() => runTextSearch(initial));
