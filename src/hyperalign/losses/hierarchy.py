@@ -45,7 +45,7 @@ class HierarchyLossConfig(BaseModel):
     """Weights of the chain terms (config section ``loss.hierarchy``; all 0 = off) and whether the contrastive term
     also ranks every level's caption of the batch (``all_levels_contrastive``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     intra_weight: float = Field(0.0, ge=0, description="weight of intra_entailment_loss (caption cones hold finer captions)")
     level_weight: float = Field(0.0, ge=0, description="weight of level_entailment_loss (every level's cone holds the shape)")

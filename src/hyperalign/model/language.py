@@ -30,7 +30,7 @@ from torch import Tensor, nn
 class LanguageConfig(BaseModel):
     """Switches of the language-anchored embedding (config section ``model.language``; off by default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     anchor: bool = Field(False, description="text direction = projected frozen sentence embedding (+ gated context "
                          "residual); radii from bounded heads")
