@@ -89,6 +89,8 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "simple Euclidean": ("ablation-eu-mp", SIMPLE),
     "size-only": ("ablation-eu-mp", ("model.context.layers=0", "model.points.kind=box")),
     "H2ARN, points pre-trained on demo": ("h2arn-cpu", ()),
+    "recommended": ("recommended", ()),
+    "recommended, Euclidean twin": ("recommended-eu", ()),
 }
 # Variants whose point tower starts from an h2arn-cpu run on the built-in demo data (same seed, preset epochs).
 PRETRAINED_ON_DEMO = {"H2ARN, points pre-trained on demo"}

@@ -8,7 +8,8 @@ method; nothing else switches on method names. Adding an objective: its module (
 
 * ``h2arn`` — H2ARN's dual geometric loss (:mod:`.dual`); ``meru`` — the same terms on MERU's settings (preset);
 * ``argent`` — ARGENT's adaptive entailment loss and norm regulariser (:mod:`.argent`);
-* ``hetero`` — alignment across trees on heterogeneous manifolds (:mod:`.hetero`), needs the caption levels.
+* ``hetero`` — alignment across trees on heterogeneous manifolds (:mod:`.hetero`), needs the caption levels;
+* ``hierarchy`` — the dual loss plus cone and radius terms over each item's caption chain (:mod:`.hierarchy`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from hyperalign.losses.argent import ArgentLoss, ArgentLossConfig, argent_weight
 from hyperalign.losses.base import Objective
 from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.losses.hetero import HeteroLoss, HeteroLossConfig, hetero_weights
+from hyperalign.losses.hierarchy import HierarchicalDualLoss, HierarchyLossConfig, hierarchy_weights
 from hyperalign.model.space_kind import SPACE_KINDS, SpaceKind, is_hyperbolic
 
 if TYPE_CHECKING:
     from hyperalign.losses.config import LossConfig
 
-BatchInput = Literal["levels"]
+BatchInput = Literal["levels", "level_positives"]
 """Extra inputs an objective may ask the loop for. ``levels``: keyword arguments ``level_text`` (B, L, n) (one
 embedded caption per tree level, zero rows where an item has none), ``level_caption_ids`` (B, L) and
-``level_node_ids`` (B, L) (:class:`~hyperalign.data.pairs.PairDataset`)."""
+``level_node_ids`` (B, L) (:class:`~hyperalign.data.pairs.PairDataset`). ``level_positives`` (with ``levels``):
+(valid level captions in row-major order, B) bool, level caption ``i`` describes shape ``j``."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ METHODS: dict[str, Method] = {
         Method(
             "hetero", lambda cfg, kind: HeteroLoss(cfg), hetero_weights, spaces=("hetero",), section=HeteroLossConfig,
             batch_inputs=frozenset({"levels"}),
+        ),
+        Method(
+            "hierarchy", lambda cfg, kind: HierarchicalDualLoss(cfg, is_hyperbolic(kind)), hierarchy_weights,
+            spaces=("lorentz", "euclidean"), section=HierarchyLossConfig,
+            batch_inputs=frozenset({"levels", "level_positives"}),
         ),
     )
 }

@@ -55,6 +55,11 @@ class LorentzChart(nn.Module, abc.ABC):
         with torch.autocast(device_type=z.device.type, enabled=False):
             return lorentz.expmap0(self.tangent(z, modality), self.c())
 
+    def from_tangent(self, v: Tensor) -> Tensor:
+        """Space parts of ``expmap0(v, c())`` for tangent vectors already scaled (no ``alpha``); ``d(o, x) = ||v||``."""
+        with torch.autocast(device_type=v.device.type, enabled=False):
+            return lorentz.expmap0(_float32_island(v), self.c())
+
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Geodesic distances (B, N) between embedded points; ranking metric and logits basis."""
         return lorentz.pairwise_dist(x, y, self.c())
@@ -175,6 +180,10 @@ class EuclideanSpace(nn.Module):
     def scalars(self) -> dict[str, Tensor]:
         """No learned scalars."""
         return {}
+
+    def from_tangent(self, v: Tensor) -> Tensor:
+        """The unit direction of ``v`` (a radius has no part in the cosine)."""
+        return nn.functional.normalize(_float32_island(v), dim=-1)
 
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Cosine distance ``1 - cos`` (B, N): same ranking as the cosine similarity."""

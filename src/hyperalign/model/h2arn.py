@@ -24,6 +24,7 @@ from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
 from hyperalign.model.context import ContextEncoder
 from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSpace
+from hyperalign.model.language import AnchoredText, LanguageConfig, RadialPoints
 from hyperalign.model.space_kind import SpaceKind, is_hyperbolic
 
 
@@ -84,6 +85,13 @@ class ModelConfig(_Strict):
     context: ContextConfig = ContextConfig()
     aggregation: AggregationConfig = AggregationConfig()
     space: SpaceConfig = SpaceConfig()
+    language: LanguageConfig = LanguageConfig()
+
+    @model_validator(mode="after")
+    def _anchor_space(self) -> ModelConfig:
+        if self.language.anchor and self.space.kind == "hetero":
+            raise ValueError("model.language.anchor needs model.space.kind 'lorentz' or 'euclidean' (got 'hetero')")
+        return self
 
 
 class H2ARN(nn.Module):
@@ -118,6 +126,11 @@ class H2ARN(nn.Module):
             )
         self.text_pool = self._make_pool(cfg)
         self.point_pool = self._make_pool(cfg)
+        self.text_anchor: AnchoredText | None = None
+        self.point_radial: RadialPoints | None = None
+        if cfg.language.anchor:
+            self.text_anchor = AnchoredText(text_dim, cfg.dim, cfg.language)
+            self.point_radial = RadialPoints(cfg.dim, cfg.language)
 
     @staticmethod
     def _make_pool(cfg: ModelConfig) -> MeanPool | ContributionAwarePool:
@@ -138,6 +151,8 @@ class H2ARN(nn.Module):
         out = dict(self.space.scalars())
         for m, pool in (("text", self.text_pool), ("points", self.point_pool)):
             out.update({f"{k}_{m}": v for k, v in pool.scalars().items()})
+        if self.text_anchor is not None and self.text_anchor.gate is not None:
+            out["text_gate"] = self.text_anchor.gate.detach()
         return out
 
     def _pool_text(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -149,6 +164,9 @@ class H2ARN(nn.Module):
 
     def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d)."""
+        if self.text_anchor is not None:  # model.language.anchor: sentence direction (+ gated context), radius head
+            context = self._pool_text(tokens, mask)[0] if self.text_anchor.gate is not None else None
+            return self.space.from_tangent(self.text_anchor(tokens, mask, context))
         return self.space(self._pool_text(tokens, mask)[0], "text")
 
     def text_token_weights(self, tokens: Tensor, mask: Tensor) -> Tensor:
@@ -166,12 +184,17 @@ class H2ARN(nn.Module):
 
     def embed_points(self, points: Tensor) -> Tensor:
         """Point clouds (B, N, C) -> embedded points (B, d)."""
-        return self.space(self._pool_points(points)[0], "points")
+        return self._embed_pooled_points(self._pool_points(points)[0])
+
+    def _embed_pooled_points(self, z: Tensor) -> Tensor:
+        if self.point_radial is not None:  # model.language.anchor: the radius comes from its head
+            return self.space.from_tangent(self.point_radial(z))
+        return self.space(z, "points")
 
     def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d): the model after its point
         tower (as :meth:`embed_text_tokens` after the text tower)."""
-        return self.space(self._pool_point_tokens(tokens, mask)[0], "points")
+        return self._embed_pooled_points(self._pool_point_tokens(tokens, mask)[0])
 
     def point_token_weights(self, points: Tensor) -> Tensor:
         """Each point token's weight in its cloud's aggregate (B, L_p): rows sum to 1."""

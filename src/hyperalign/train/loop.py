@@ -316,8 +316,11 @@ def _train_epoch(
         caption_ids, shape_ids = (D.gather_ids(batch[k].to(device)).cpu() for k in ("caption_id", "shape_id"))
         positives = pairs.view.positives(caption_ids, shape_ids).to(device)
         inputs: dict[str, Tensor] = {}
-        for name in sorted(method.batch_inputs):
+        for name in sorted(method.batch_inputs - {"level_positives"}):
             inputs |= BATCH_INPUTS[name](run, feats, batch, device, bf16)
+        if "level_positives" in method.batch_inputs:  # ground truth of every level's caption (needs the split)
+            level_ids = inputs["level_caption_ids"].cpu()
+            inputs["level_positives"] = pairs.view.positives(level_ids[level_ids >= 0], shape_ids).to(device)
         out = run.loss(text, points, positives, run.model.space, **inputs)
         terms = out.terms
         total = weighted_total(terms, weights)
