@@ -38,11 +38,11 @@ import hyperalign
 from hyperalign.atomic import write_text_atomic
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
-from hyperalign.runtime.demo import EXAMPLE_QUERIES, check_top_result
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.hierarchy import entailment_relations
 from hyperalign.eval.stats import mean_std, paired_difference
 from hyperalign.geometry import lorentz
+from hyperalign.runtime.demo import EXAMPLE_QUERIES, check_top_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realdata import SPLITS  # noqa: E402
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> None:
             runs = sorted(p for p in (args.work / ds).glob(f"{m}-seed*") if (p / "best").is_dir())
             if not runs:
                 continue
-            geo = {r.name.rsplit("seed", 1)[1]: cached(r / "geometry.json", lambda: geometry(r, data)) for r in runs}
-            examples = {r.name.rsplit("seed", 1)[1]: cached(r / "examples.json", lambda: example_checks(r, data))
+            geo = {r.name.rsplit("seed", 1)[1]: cached(r / "geometry.json", lambda r=r, data=data: geometry(r, data)) for r in runs}
+            examples = {r.name.rsplit("seed", 1)[1]: cached(r / "examples.json", lambda r=r, data=data: example_checks(r, data))
                         for r in runs} if ds == "demo" else {}
             for seed, checks in examples.items():
                 right = statistics.fmean(float(ch["right_category"]) for ch in checks.values())

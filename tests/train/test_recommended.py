@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import hyperalign
-from hyperalign.geometry import lorentz
 from hyperalign.config import load_config
+from hyperalign.geometry import lorentz
 from hyperalign.train.loop import train
 
 

@@ -72,7 +72,8 @@ def _chain_pairs(valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(B, M) valid -> indices ``(item, a, b)`` of every pair ``a < b`` of valid chain positions."""
     m = valid.shape[1]
     upper = torch.ones(m, m, dtype=torch.bool, device=valid.device).triu(1)
-    return (upper & valid[:, :, None] & valid[:, None, :]).nonzero(as_tuple=True)
+    item, a, b = (upper & valid[:, :, None] & valid[:, None, :]).nonzero(as_tuple=True)
+    return item, a, b
 
 
 def _mean(values: Tensor) -> Tensor:

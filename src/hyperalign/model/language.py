@@ -72,10 +72,11 @@ class RadiusHead(nn.Module):
     def __init__(self, in_dim: int, hidden: int, bounds: tuple[float, float], init: float) -> None:
         super().__init__()
         self.low, self.high = float(bounds[0]), float(bounds[1])
-        self.mlp = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        out = nn.Linear(hidden, 1)
         frac = (init - self.low) / (self.high - self.low)
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.constant_(self.mlp[-1].bias, math.log(frac / (1.0 - frac)))
+        nn.init.zeros_(out.weight)
+        nn.init.constant_(out.bias, math.log(frac / (1.0 - frac)))
+        self.mlp = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), out)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.low + (self.high - self.low) * torch.sigmoid(self.mlp(x.float()))
