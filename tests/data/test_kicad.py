@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -93,6 +94,7 @@ def test_clean_descr_removes_links_and_generator_keeps_dimensions() -> None:
     assert txt.clean_descr("https://www.onsemi.com/pub/ESD9B-D.PDF#page=4") == ""
     assert txt.instance_caption("Resistor, 2W, http://a.b/c.pdf", "resistor box 2W") == "Resistor, 2W; box"
     assert txt.family_phrase("CP_Radial") == "polarized capacitor Radial"
+    assert txt.instance_caption("https://a.b/c.pdf p.144", "Diode SOD523") == "Diode SOD523"
 
 
 def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> None:
@@ -102,7 +104,7 @@ def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> 
     assert dataset.index.up_axis == "z" and dataset.index.channels == 6
     ids = {item.id for item in dataset.items()}
     assert ids == {
-        "Diode_SMD/D_SC-80", "Diode_SMD/D_SOD-123F", "Diode_SMD/D_SOD-323F",
+        "Diode_SMD/D_SC-80", "Diode_SMD/D_SOD-123F", "Diode_SMD/D_SOD-323F", "Diode_SMD/D_SOD-523", "Diode_SMD/D_SOD-923",
         "Resistor_THT/R_Box_L13.0mm_W4.0mm_P9.00mm", "Resistor_THT/R_Box_L14.0mm_W5.0mm_P9.00mm",
         "Resistor_THT/R_Box_L26.0mm_W5.0mm_P20.00mm", "Resistor_THT/R_Box_L8.4mm_W2.5mm_P5.08mm",
     }  # fmt: skip
@@ -111,7 +113,7 @@ def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> 
     assert levels[0][0] == "library" and "Resistor THT" in levels[0][1]
     assert levels[1] == ("family", "resistor Box (Resistor, Box series, Radial), a family of the KiCad Resistor THT "
                                    "library")  # fmt: skip
-    assert levels[2] == ("variant", "R Box L8.4mm, a resistor Box variant")
+    assert levels[2] == ("variant", "R Box L8.4mm, a resistor Box variant in Resistor THT")
     assert levels[3][0] == "instance" and "length*width=8.38*2.54mm^2" in levels[3][1] and "http" not in levels[3][1]
     assert item.meta["license"] == "CC-BY-SA-4.0 WITH KiCad-libraries-exception"
     assert item.meta["size_mm"] == pytest.approx([8.4, 2.5, 9.7], abs=0.01)
@@ -122,15 +124,16 @@ def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> 
     shared = next(i for i in dataset.items() if i.id == "Diode_SMD/D_SC-80")
     assert len(shared.meta["footprints"]) == 2  # D_SC-80 and D_SC-80_HandSoldering use one model
     assert report["statistics"]["items_with_several_footprints"] == 1
+    link_only = next(i for i in dataset.items() if i.id == "Diode_SMD/D_SOD-923")
+    assert link_only.captions == ["Diode SOD923"]  # the descr is only a link: the tags describe the part
 
 
-def test_conversion_reports_skipped_footprints_and_models(converted: tuple[Path, dict]) -> None:
+def test_conversion_reports_skipped_models(converted: tuple[Path, dict]) -> None:
     out, report = converted
     saved = json.loads((out / REPORT).read_text())
     reasons = {(f.get("file") or f.get("model")): f["reason"] for f in saved["failures"]}
-    assert reasons["Diode_SMD.pretty/D_SOD-923.kicad_mod"].startswith("empty descr once links")
-    assert reasons["Diode_SMD.pretty/D_SOD-523.kicad_mod"].startswith("empty descr once links")
-    assert reasons["Diode_SMD.3dshapes/D_SOD-110.wrl"].startswith("unreferenced")
+    assert reasons == {"Diode_SMD.3dshapes/D_SOD-110.wrl": "unreferenced: no footprint with a descr uses this model"}
+    assert saved["failures_by_reason"] == {"unreferenced": 1}
     assert "CC-BY-SA 4.0" in (out / "README.md").read_text()
 
 
@@ -158,16 +161,25 @@ def test_rerun_converts_only_what_is_missing(tmp_path: Path) -> None:
         convert(tmp_path, limit=3, n_points=64)
 
 
-def test_bad_model_and_absent_model_are_reported_and_skipped(tmp_path: Path) -> None:
-    models = tmp_path / "3dmodels"
+def test_bad_input_is_reported_and_skipped(tmp_path: Path) -> None:
+    models, footprints = tmp_path / "3dmodels", tmp_path / "footprints"
     shutil.copytree(MODELS, models)
+    shutil.copytree(FOOTPRINTS, footprints)
     (models / "Diode_SMD.3dshapes/D_SOD-323F.wrl").write_text("#VRML V2.0 utf8\nShape { geometry IndexedFaceSet {")
     (models / "Diode_SMD.3dshapes/D_SOD-123F.wrl").unlink()
-    report = convert(tmp_path / "out", deb=models, limit=3)
+    no_tags = footprints / "Diode_SMD.pretty/D_SOD-923.kicad_mod"
+    no_tags.write_text(no_tags.read_text().replace('(tags "Diode SOD923")', ""))
+    empty = footprints / "Diode_SMD.pretty/D_SOD-523.kicad_mod"
+    empty.write_text(re.sub(r'\(descr "[^"]*"\)', '(descr "")', empty.read_text()).replace('(tags "Diode SOD523")', ""))
+    (footprints / "Diode_SMD.pretty/Broken.kicad_mod").write_text("(symbol oops)")
+    report = convert(tmp_path / "out", deb=models, footprints=footprints)
     reasons = {(f.get("file") or f.get("model")): f["reason"] for f in report["failures"]}
     assert reasons["Diode_SMD.3dshapes/D_SOD-323F.wrl"].startswith("unreadable model: Diode_SMD.3dshapes/D_SOD-323F")
     assert reasons["Diode_SMD.pretty/D_SOD-123F.kicad_mod"].startswith("model absent")
-    assert report["items_converted"] == 1
+    assert reasons["Diode_SMD.pretty/D_SOD-923.kicad_mod"].startswith("descr only links, no tags")
+    assert reasons["Diode_SMD.pretty/D_SOD-523.kicad_mod"].startswith("empty descr and tags")
+    assert reasons["Diode_SMD.pretty/Broken.kicad_mod"].startswith("unreadable footprint")
+    assert report["items_converted"] == 5  # D_SC-80 and the four resistors
 
 
 def test_missing_and_corrupt_deb_are_errors_naming_the_file(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ LICENSE_NOTE = (
 )
 IN_FLIGHT_PER_WORKER = 4
 CACHE_EVERY = 100
+GENERIC_TAG_SHARE = 0.1
 
 
 @dataclass
@@ -178,8 +179,8 @@ def _read_footprints(source: Path, failures: list[dict[str, str]]) -> dict[str, 
             continue
         caption = txt.instance_caption(footprint.descr, footprint.tags)
         if not caption:
-            reason = "empty descr" if not footprint.descr else "empty descr once links and generator notes are removed"
-            failures.append({"file": rel, "reason": f"{reason} (original: {footprint.descr!r})"})
+            reason = "empty descr and tags" if not footprint.descr else "descr only links, no tags"
+            failures.append({"file": rel, "reason": f"{reason} (descr {footprint.descr!r})"})
             continue
         for key in footprint.models:
             model = models.setdefault(key, _Model(key))
@@ -317,6 +318,7 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
         for footprint in model.footprints:
             by_library[footprint.library].append(footprint)
         by_family[(model.main.library, txt.family_key(model.main.name))].append(model.main)
+    generic = _generic_tag_words(by_library)
     nodes: dict[str, Node] = {}
     items = []
     for model in done:
@@ -327,13 +329,14 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
         variant_id = f"{family_id}/{variant}"
         if library_id not in nodes:
             tags = [f.tags for f in by_library[library_id]]
-            nodes[library_id] = Node(id=library_id, level="library", captions=[txt.library_caption(library_id, tags)])
+            caption = txt.library_caption(library_id, tags, generic)
+            nodes[library_id] = Node(id=library_id, level="library", captions=[caption])
         if family_id not in nodes:
             descrs = [txt.clean_descr(f.descr) for f in by_family[(library_id, family)]]
             caption = txt.family_caption(family, library_id, descrs)
             nodes[family_id] = Node(id=family_id, parent=library_id, level="family", captions=[caption])
         if variant_id not in nodes:
-            caption = txt.variant_caption(variant, family)
+            caption = txt.variant_caption(variant, family, library_id)
             nodes[variant_id] = Node(id=variant_id, parent=family_id, level="variant", captions=[caption])
         items.append(Item(id=model.item_id, points=_points(model), split="train", node=variant_id,
                           captions=model.captions, meta=_meta(model, cache.done[model.key], n_points, seed)))  # fmt: skip
@@ -348,6 +351,13 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
         LayoutIndex(name=f"{NAME}-items", levels=list(LEVELS), channels=6, up_axis="z", nodes=node_list,
                     items=[it.model_copy(update={"split": s}) for it, s in zip(items, by_item_split)]),
     )  # fmt: skip
+
+
+def _generic_tag_words(by_library: dict[str, list[Footprint]]) -> frozenset[str]:
+    """Tag words (case-folded) used in at least :data:`GENERIC_TAG_SHARE` of the libraries: too common to tell a
+    library apart ("pin", "pitch", "series")."""
+    counts = Counter(w for fps in by_library.values() for w in {w.casefold() for f in fps for w in txt.tag_words(f.tags)})
+    return frozenset(w for w, n in counts.items() if n >= GENERIC_TAG_SHARE * len(by_library) and len(by_library) > 4)
 
 
 def _meta(model: _Model, stats: dict[str, Any], n_points: int, seed: int) -> dict[str, Any]:

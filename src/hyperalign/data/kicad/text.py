@@ -14,6 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from hyperalign.data._sh3f_text import article
+
 # Component prefixes of the KiCad library conventions: the first name token -> what it denotes.
 PREFIXES = {
     "C": "capacitor",
@@ -28,7 +30,7 @@ MIN_LIBRARY_TAG_SHARE = 0.25
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S*[^\s.,;:)\]]", re.IGNORECASE)
 _GENERATOR = re.compile(
     r"[,;]?\s*\(?(?:generated|created|made)\s+(?:with|by|using)\s+[^,;()]*\)?|[,;]?\s*\(?script generated\)?"
-    r"|[,;]?\s*\(from kicad [0-9.]+\)",
+    r"|[,;]?\s*\(from kicad [0-9.]+!?\)",
     re.IGNORECASE,
 )
 _POINTER = re.compile(r"\b(?:see(?: also)?|datasheet|data sheet|source|refer to|according to)\s*:?\s*(?=[),;]|$)",
@@ -42,14 +44,14 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-/]*")
 
 
 def family_key(name: str) -> str:
-    """The family part of a footprint name: tokens before the first one with a digit ("PinHeader_2x05" -> "PinHeader";
-    "SOIC-8_3.9x4.9mm" -> "SOIC"; a name without digits keeps all but its last token)."""
+    """The family part of a footprint name: tokens before the first one with a digit ("PinHeader_2x05" -> "PinHeader"),
+    else the first token without its pin count ("SOIC-8_3.9x4.9mm" -> "SOIC"); a name without digits keeps all but
+    its last token."""
     tokens = [t for t in name.split("_") if t]
     head = _head(tokens)
     if head:
         return "_".join(head)
-    letters = re.match(r"[A-Za-z]+(?:-[A-Za-z]+(?![0-9]))*", tokens[0])
-    return letters.group(0) if letters else tokens[0]
+    return re.sub(r"-[0-9].*$", "", tokens[0]) or tokens[0]
 
 
 def variant_key(name: str) -> str:
@@ -132,10 +134,11 @@ def tag_words(tags: str) -> list[str]:
     return list(seen.values())
 
 
-def library_caption(library: str, tags: Sequence[str]) -> str:
+def library_caption(library: str, tags: Sequence[str], generic: frozenset[str] = frozenset()) -> str:
     """"a component from the KiCad Package SO library, often tagged SOIC, SO": the tag words on at least a quarter of
-    the library's footprints, most frequent first, leaving out words of the library name."""
-    named = {w.casefold() for w in _WORD.findall(readable(library))}
+    the library's footprints, most frequent first, leaving out words of the library name and ``generic`` words
+    (case-folded; e.g. those common to many libraries)."""
+    named = {w.casefold() for w in _WORD.findall(readable(library))} | generic
     counts = Counter(w.casefold() for t in tags for w in tag_words(t))
     spelling = {w.casefold(): w for t in tags for w in tag_words(t)}
     common = [spelling[w] for w, n in counts.most_common() if n >= MIN_LIBRARY_TAG_SHARE * len(tags) and w not in named]
@@ -153,16 +156,18 @@ def family_caption(family: str, library: str, descrs: Sequence[str]) -> str:
     return f"{phrase}{detail}, a family of the KiCad {readable(library)} library"
 
 
-def variant_caption(variant: str, family: str) -> str:
-    """"<variant as words>, a <family> variant" ("SOIC-8, a SOIC variant"; "Pin Header 2x05, a Pin Header variant")."""
-    return f"{readable(variant)}, a {family_phrase(family)} variant"
+def variant_caption(variant: str, family: str, library: str) -> str:
+    """"<variant as words>, a <family> variant in <library>" ("SOIC-8, a SOIC variant in Package SO")."""
+    phrase = family_phrase(family)
+    return f"{readable(variant)}, {article(phrase)} {phrase} variant in {readable(library)}"
 
 
 def instance_caption(descr: str, tags: str) -> str:
-    """The cleaned descr, then the tag words it does not contain yet; empty when the cleaned descr is empty."""
+    """The cleaned descr, then the tag words it does not contain yet; the tags alone when the descr was only links;
+    empty when both are empty."""
     text = clean_descr(descr)
     if not text:
-        return ""
+        return " ".join(tag_words(clean_descr(tags)))
     known = {w.casefold() for w in _WORD.findall(text)}
     extra = [w for w in tag_words(clean_descr(tags)) if w.casefold() not in known]
     return f"{text}; {' '.join(extra)}" if extra else text
