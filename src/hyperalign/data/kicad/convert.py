@@ -450,6 +450,3 @@ files generated from them. The exception does not apply to redistributing the li
 collection: this converted dataset is such a collection and stays under CC-BY-SA 4.0 (attribution: the KiCad
 library contributors, https://gitlab.com/kicad/libraries). Each item's `meta.license` says `{LICENSE}`.
 """
-
-
-__all__ = ["convert_kicad", "ITEM_INDEX", "REPORT", "LEVELS", "NAME"]

@@ -48,7 +48,7 @@ def download(packages: tuple[str, ...], debs: Path) -> None:
     if shutil.which("apt-get") is None:
         raise SourceError(f"apt-get not found: download {', '.join(packages)} by hand into {debs}")
     debs.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["apt-get", "download", *packages], cwd=debs, capture_output=True, text=True)
+    done = subprocess.run(["apt-get", "download", *packages], cwd=debs, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SourceError(f"apt-get download {' '.join(packages)} failed in {debs}: {done.stderr.strip()[-500:]}")
 

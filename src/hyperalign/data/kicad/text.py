@@ -63,7 +63,7 @@ def variant_key(name: str) -> str:
 
 
 def _head(tokens: Sequence[str]) -> list[str]:
-    head = []
+    head: list[str] = []
     for token in tokens:
         if any(ch.isdigit() for ch in token):
             return head

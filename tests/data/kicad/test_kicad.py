@@ -20,7 +20,7 @@ from hyperalign.data.kicad.footprints import FootprintError, model_key, parse_fo
 from hyperalign.data.kicad.sources import SourceError
 from hyperalign.data.layout import load_dataset
 
-FIXTURE = Path(__file__).parent / "kicad_fixture"
+FIXTURE = Path(__file__).parent / "fixture"
 FOOTPRINTS = FIXTURE / "footprints"
 MODELS = FIXTURE / "3dmodels"
 POINTS = 128
@@ -111,8 +111,8 @@ def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> 
     item = next(i for i in dataset.items() if i.id == "Resistor_THT/R_Box_L8.4mm_W2.5mm_P5.08mm")
     levels = [(c.level, c.text) for c in dataset.captions(item)]
     assert levels[0][0] == "library" and "Resistor THT" in levels[0][1]
-    assert levels[1] == ("family", "resistor Box (Resistor, Box series, Radial), a family of the KiCad Resistor THT "
-                                   "library")  # fmt: skip
+    family = "resistor Box (Resistor, Box series, Radial), a family of the KiCad Resistor THT library"
+    assert levels[1] == ("family", family)
     assert levels[2] == ("variant", "R Box L8.4mm, a resistor Box variant in Resistor THT")
     assert levels[3][0] == "instance" and "length*width=8.38*2.54mm^2" in levels[3][1] and "http" not in levels[3][1]
     assert item.meta["license"] == "CC-BY-SA-4.0 WITH KiCad-libraries-exception"
@@ -129,7 +129,7 @@ def test_conversion_items_captions_and_colours(converted: tuple[Path, dict]) -> 
 
 
 def test_conversion_reports_skipped_models(converted: tuple[Path, dict]) -> None:
-    out, report = converted
+    out, _ = converted
     saved = json.loads((out / REPORT).read_text())
     reasons = {(f.get("file") or f.get("model")): f["reason"] for f in saved["failures"]}
     assert reasons == {"Diode_SMD.3dshapes/D_SOD-110.wrl": "unreferenced: no footprint with a descr uses this model"}
