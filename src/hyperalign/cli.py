@@ -147,12 +147,21 @@ def kicad_cmd(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """KiCad 3D component models captioned from the footprint library: family-disjoint and item splits."""
+    import signal
+
     from hyperalign.data.kicad import ITEM_INDEX, REPORT, convert_kicad
 
-    report = convert_kicad(
-        out, deb=deb, footprints=footprints, debs_dir=debs_dir, download=download, n_points=points, seed=seed,
-        limit=limit, workers=workers, progress=progress, log=_say,
-    )  # fmt: skip
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)  # a terminated run saves what it did and stops its workers
+    try:
+        report = convert_kicad(
+            out, deb=deb, footprints=footprints, debs_dir=debs_dir, download=download, n_points=points, seed=seed,
+            limit=limit, workers=workers, progress=progress, log=_say,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     typer.echo(json.dumps(report["statistics"], indent=2, ensure_ascii=False))
     _say(f"{report['items_converted']} items ({report['models_converted_this_run']} converted now), "
          f"skipped: {report['failures_by_reason'] or 'none'}")

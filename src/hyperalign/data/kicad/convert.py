@@ -263,6 +263,8 @@ def _convert(
             [f for f in pending if f.done()], None)  # fmt: skip
         for future in finished:
             key = pending.pop(future)
+            if future.cancelled():
+                continue
             try:
                 cache.done[key] = asdict(future.result())
                 converted += 1
@@ -293,6 +295,10 @@ def _convert(
             complete = True
     except sources.SourceError as exc:
         failures.append({"file": str(source), "reason": f"corrupt or unreadable package: {exc}"})
+    except BaseException:  # interrupted: drop queued models, keep those being sampled, save the cache, re-raise
+        for future in pending:
+            future.cancel()
+        raise
     finally:
         while pending:
             collect(block=True)
