@@ -27,9 +27,20 @@ PREFIXES = {
 }
 MAX_LIBRARY_TAGS = 5
 MIN_LIBRARY_TAG_SHARE = 0.25
-_URL = re.compile(r"(?:https?://|ftp://|www\.)\S*[^\s.,;:)\]]", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://|ftp://|www\.|\b[a-z][\w-]*(?:\.[\w-]+)*\.(?:com|org|net|de|jp|cn|io|kr|tw|eu|co\.uk)/)"
+    r"\S*[^\s.,;:)\]]",
+    re.IGNORECASE,
+)
+_LINK = "\x00"  # stands for a removed link while the words pointing at it are removed
+_LINK_POINTER = re.compile(
+    r"(?:\b(?:see(?: also)?|e\.g\.|datasheet|data sheet|source|refer to|according to|can be found|found|available"
+    r"|(?:figure|section|chapter|table)\s+[\w.]+|page\s+[0-9]+|at|from|of|in|on|under)\s*:?\s*)*" + _LINK,
+    re.IGNORECASE,
+)
 _GENERATOR = re.compile(
-    r"[,;]?\s*\(?(?:generated|created|made)\s+(?:with|by|using)\s+[^,;()]*\)?|[,;]?\s*\(?script generated\)?"
+    r"[,;]?\s*\(?(?:generated|created|made)\s+(?:with|by|using)\s+[^,;()]*\)?|[,;]?\s*\(?script[- ]generated(?:\s+(?:with|by|using)\s+[^,;()]*)?\)?"
+    r"|[,;]?\s*[\[(]?(?:kicad )?stepup generated footprint[\])]?"
     r"|[,;]?\s*\(from kicad [0-9.]+!?\)",
     re.IGNORECASE,
 )
@@ -38,7 +49,8 @@ _POINTER = re.compile(r"\b(?:see(?: also)?|datasheet|data sheet|source|refer to|
 _REFERENCE_GROUP = re.compile(r"\((?:[^()]*\b(?:see|datasheet|source:|page)\b[^()]*)\)", re.IGNORECASE)
 # Empty brackets, or a label whose link was removed: "(Body size from: <url>)", "(footprint from <url>)".
 _PAGE = re.compile(r"[,;]?\s*\b(?:p|pp|page)\.?\s*[0-9]+(?:-[0-9]+)?\b", re.IGNORECASE)  # a page of a removed link
-_EMPTY_GROUP = re.compile(r"\(\s*[,;:]*\s*\)|\[\s*[,;:]*\s*\]|\([^()]*(?::|\bfrom|\bsee)\s*\)", re.IGNORECASE)
+_EMPTY_GROUP = re.compile(r"\(\s*[,;:]*\s*\)|\[\s*[,;:]*\s*\]|\([^()]*(?::|\bfrom|\bsee)\s*\)"
+                          r"|\((?:footprint|datasheet|source)\)", re.IGNORECASE)  # fmt: skip
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-/]*")
 
@@ -87,7 +99,7 @@ def family_phrase(family: str) -> str:
 
 def clean_descr(descr: str) -> str:
     """``descr`` without web links, datasheet pointers and generator notes; wording and dimensions unchanged."""
-    text = _URL.sub("", descr)
+    text = _LINK_POINTER.sub("", _URL.sub(_LINK, descr)).replace(_LINK, "")
     text = _GENERATOR.sub("", text)
     text = _PAGE.sub("", text)
     text = _REFERENCE_GROUP.sub("", text)
