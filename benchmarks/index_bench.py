@@ -136,7 +136,7 @@ def bench(name: str, points: np.ndarray, queries: np.ndarray, c: float, args: ar
         del hnsw
 
         ivf, out["ivf"] = build(points, c, IndexSpec(kind="ivf", nlist=args.nlist), scratch)
-        out["ivf"]["params"] = {"nlist": int(ivf._faiss_index.nlist), "rerank_factor": 2, "kmeans": "tangent space, 20 iterations"}
+        out["ivf"]["params"] = {"nlist": ivf.store.nlist, "rerank_factor": 2, "kmeans": "tangent space, 20 iterations"}
         out["ivf"]["curve"] = []
         for nprobe in args.nprobe:
             ivf.configure(nprobe=nprobe)
@@ -164,7 +164,7 @@ def bench(name: str, points: np.ndarray, queries: np.ndarray, c: float, args: ar
 
 
 def real_embeddings(run: Path, max_queries: int) -> tuple[np.ndarray, np.ndarray, float] | None:
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     index = Index.build(run, log=log)
     if index.shapes.curvature is None:

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 import hyperalign
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
-from hyperalign.inference import evaluate
-from hyperalign.train.config import load_config
+from hyperalign.runtime.evaluation import evaluate
 from hyperalign.train.loop import train
 from hyperalign.viz.plots import plot_run
 

@@ -1,4 +1,4 @@
-"""Sweet Home 3D benchmark (issue 5): H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+"""Sweet Home 3D benchmark: H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
 
     hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
     python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
@@ -15,7 +15,7 @@ correct if any item it describes is retrieved):
   on the item split also text -> shape R@1 / R@10 for items whose name is seen / unseen in training;
 * coarse class: text -> shape mAP;
 * room (the catalogue category, 12 of them): room-query -> shape mAP and shape -> room accuracy (nearest of the
-  room queries of :func:`hyperalign.data._sh3f_text.room_query`, never seen in training: zero-shot).
+  room queries of :func:`hyperalign.data.sweethome3d.text.room_query`, never seen in training: zero-shot).
 
 References computed, not trained: ``chance`` (random distances, mean of 20 draws) and ``perfect room`` (items of the
 query's room first, in random order). Baselines trained with the same text side and loss: a size-only model (point
@@ -45,13 +45,13 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data._sh3f_text import room_query
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
+from hyperalign.data.sweethome3d.text import room_query
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}
@@ -230,7 +230,7 @@ def mean_std(values: list[float]) -> list[float]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Sweet Home 3D benchmark (issue 5)\n\n{result['note']}\n"]
+    lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
         cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
         lines += [f"\n## {split} split ({result['split_files'][split]})\n",

@@ -1,4 +1,4 @@
-"""Speed and memory of H2ARN training and evaluation at paper scale and at the CPU preset (issue 6).
+"""Speed and memory of H2ARN training and evaluation at paper scale and at the CPU preset.
 
     python benchmarks/speed.py [--out benchmarks/results] [--steps 10] [--scales paper cpu-preset]
     hyperalign bench speed [same options]
@@ -6,9 +6,10 @@
 Writes ``speed.json`` and ``speed.md``. Every ratio comes from measurements taken side by side in one run; absolute
 times depend on the machine's load (recorded). Nothing here asserts anything.
 
-The step is the reference's cached pipeline: two context encoders on token features of fixed shapes (towers not in
-the step), contribution-aware aggregation, the embedding space and the dual loss, backward, gradient clipping and
-AdamW. Sections:
+The step is the reference's cached pipeline on the real model (``H2ARN`` and its loss built from a config, the point
+tower frozen): two context encoders on token features of fixed shapes (``embed_text_tokens``,
+``embed_point_tokens``: towers not in the step), contribution-aware aggregation, the embedding space and the dual
+loss, backward, gradient clipping and AdamW. Sections:
 
 * step time: hyperalign (fused attention, batch trimmed to its longest caption) against the naive baseline
   (``_naive_attention.py``: the reference's materialised attention with its dropout, captions padded to 77), plus
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import inspect
 import json
 import os
 import platform
@@ -51,15 +51,17 @@ from _naive_attention import NaiveContextEncoder  # noqa: E402
 
 from hyperalign import __version__  # noqa: E402
 from hyperalign.eval.retrieval import cross_modal_metrics, first_relevant_ranks, rank_metrics  # noqa: E402
-from hyperalign.losses.objective import DualGeometricLoss, LossConfig  # noqa: E402
-from hyperalign.model.aggregate import ContributionAwarePool  # noqa: E402
-from hyperalign.model.context import ContextEncoder  # noqa: E402
-from hyperalign.model.embed import EuclideanSpace, LorentzSpace  # noqa: E402
-from hyperalign.train.config import load_config  # noqa: E402
-from hyperalign.train.loop import make_optimizer, param_groups, weighted_total  # noqa: E402
+from hyperalign.encoders.points import PointTowerConfig  # noqa: E402
+from hyperalign.losses.config import LossConfig  # noqa: E402
+from hyperalign.losses.registry import build_loss  # noqa: E402
+from hyperalign.model.h2arn import H2ARN, ContextConfig, ModelConfig, SpaceConfig  # noqa: E402
+from hyperalign.model.space_kind import SpaceKind, is_hyperbolic  # noqa: E402
+from hyperalign.config import load_config  # noqa: E402
+from hyperalign.train.loop import TrainCallbacks, make_optimizer, param_groups, weighted_total  # noqa: E402
+from hyperalign.train.setup import RunModules  # noqa: E402
 
 MINILM_DIM = 384  # hidden size of the packaged all-MiniLM-L6-v2, the CPU preset's text tower
-REFERENCE = {  # measured with the reference implementation on this kind of machine (issue 6)
+REFERENCE = {  # measured with the reference implementation on this kind of machine
     "step_s_batch64": 56.0, "peak_gb_batch64": 10.1, "eval_s_n500": 774.0, "eval_s_n5000_extrapolated": 21 * 3600.0,
 }
 
@@ -106,7 +108,7 @@ class Variant:
 
     label: str
     naive: bool = False
-    space: str = "lorentz"
+    space: SpaceKind = "lorentz"
     attention_dropout: float = 0.0
     trim: bool = True
     checkpoint: bool = False
@@ -124,36 +126,38 @@ BF16 = Variant("hyperalign + bf16 autocast (not float32: informative only)", bf1
 UNFUSED_ADAMW = Variant("hyperalign, unfused AdamW", fused_adamw=False)
 
 
-class CachedPipeline(nn.Module):
-    """H2ARN after its frozen towers, as ``H2ARN.embed_text_tokens``: context encoder, pooling, embedding space; and
-    the dual loss (ordering term only in the Lorentz space)."""
-
-    def __init__(self, scale: Scale, variant: Variant) -> None:
-        super().__init__()
-
-        def encoder(in_dim: int, name: str) -> nn.Module:
-            s = scale
-            if variant.naive:
-                return NaiveContextEncoder(in_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout)
-            return ContextEncoder(in_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout, name,
-                                  attention_dropout=variant.attention_dropout, checkpoint=variant.checkpoint)
-
-        hyperbolic = variant.space == "lorentz"
-        self.text_context = encoder(scale.text_dim, "text")
-        self.point_context = encoder(scale.point_dim, "points")
-        self.space = LorentzSpace(scale.dim) if hyperbolic else EuclideanSpace(scale.dim)
-        self.text_pool = ContributionAwarePool(variant.space)
-        self.point_pool = ContributionAwarePool(variant.space)
-        self.loss = DualGeometricLoss(LossConfig(ordering_weight=0.2 if hyperbolic else 0.0), hyperbolic)
-
-    def embed(self, modality: str, tokens: Tensor, mask: Tensor) -> Tensor:
-        context, pool = (self.text_context, self.text_pool) if modality == "text" else (self.point_context, self.point_pool)
-        z, _ = pool(context(tokens, mask), mask, self.space, modality)
-        return self.space(z, modality)
+def build_run(scale: Scale, variant: Variant) -> RunModules:
+    """The real model and loss for a scale and variant: ``H2ARN`` from a ``ModelConfig`` (frozen text tower, so the
+    model starts at the projection of cached features; its point tower frozen, as the step feeds point tokens) and
+    the method registry's dual loss (ordering term only in a hyperbolic space). The naive variant swaps both context
+    encoders for the reference's."""
+    s = scale
+    cfg = ModelConfig(
+        dim=s.dim,
+        points=PointTowerConfig(num_tokens=s.point_tokens, dim=s.point_dim),
+        context=ContextConfig(heads=s.heads, layers=s.layers, ff_mult=s.ff_mult, dropout=s.dropout,
+                              attention_dropout=variant.attention_dropout, checkpoint=variant.checkpoint),
+        space=SpaceConfig(kind=variant.space),
+    )
+    model = H2ARN(cfg, s.text_dim)
+    model.point_tower.requires_grad_(False)
+    if variant.naive:
+        model.text_context = NaiveContextEncoder(s.text_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout)
+        model.point_context = NaiveContextEncoder(s.point_dim, s.dim, s.heads, s.layers, s.ff_mult, s.dropout)
+    loss = build_loss(LossConfig(ordering_weight=0.2 if is_hyperbolic(variant.space) else 0.0), variant.space)
+    return RunModules(model, loss)
 
 
-def parameter_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def embed(run: RunModules, modality: str, tokens: Tensor, mask: Tensor) -> Tensor:
+    """Embedded points of token features: the model after its text or point tower."""
+    if modality == "text":
+        return run.model.embed_text_tokens(tokens, mask)
+    return run.model.embed_point_tokens(tokens, mask)
+
+
+def parameter_count(run: RunModules) -> int:
+    """Parameters of the step: the model without its (frozen, unused) point tower, and the loss."""
+    return sum(p.numel() for p in run.parameters()) - sum(p.numel() for p in run.model.point_tower.parameters())
 
 
 @dataclass
@@ -195,7 +199,7 @@ class Trainer:
     def __init__(self, scale: Scale, variant: Variant, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self.variant = variant
-        self.model = CachedPipeline(scale, variant).train()
+        self.model = build_run(scale, variant).train()
         if variant.fused_adamw:
             self.optimizer = make_optimizer(self.model, lr=1e-4, betas=(0.91, 0.9993), weight_decay=0.05)
         else:
@@ -206,9 +210,9 @@ class Trainer:
         """Forward, loss, backward, clipping and AdamW on one batch; returns its wall and process CPU seconds."""
         t0, c0 = time.perf_counter(), time.process_time()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.variant.bf16):
-            text = self.model.embed("text", *batch.text_inputs(self.variant.trim))
-            points = self.model.embed("points", batch.points, batch.point_mask)
-            total = weighted_total(self.model.loss(text, points, batch.positives, self.model.space), self.weights)
+            text = embed(self.model, "text", *batch.text_inputs(self.variant.trim))
+            points = embed(self.model, "points", batch.points, batch.point_mask)
+            total = weighted_total(self.model.loss(text, points, batch.positives, self.model.model.space).terms, self.weights)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -291,8 +295,8 @@ class TokenFeatures:
 
 
 @torch.no_grad()
-def embed_all(model: CachedPipeline, modality: str, source: TokenFeatures, n: int, batch_size: int) -> Tensor:
-    return torch.cat([model.embed(modality, *source.batch(torch.arange(s, min(n, s + batch_size))))
+def embed_all(model: RunModules, modality: str, source: TokenFeatures, n: int, batch_size: int) -> Tensor:
+    return torch.cat([embed(model, modality, *source.batch(torch.arange(s, min(n, s + batch_size))))
                       for s in range(0, n, batch_size)])
 
 
@@ -303,7 +307,7 @@ def eval_data(scale: Scale, n: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return text, text_mask, points, point_mask
 
 
-def hyperalign_eval(model: CachedPipeline, data: tuple[Tensor, ...], n: int, batch_size: int = 128) -> dict[str, Any]:
+def hyperalign_eval(model: RunModules, data: tuple[Tensor, ...], n: int, batch_size: int = 128) -> dict[str, Any]:
     """``evaluate_view``'s procedure: embed N texts and N shapes once, in batches, then rank in chunks."""
     text, text_mask, points, point_mask = (x[:n] for x in data)
     t0 = time.perf_counter()
@@ -311,14 +315,14 @@ def hyperalign_eval(model: CachedPipeline, data: tuple[Tensor, ...], n: int, bat
     t1 = time.perf_counter()
     emb_shapes = embed_all(model, "points", TokenFeatures(points, point_mask, trim=True), n, batch_size)
     t2 = time.perf_counter()
-    metrics = cross_modal_metrics(emb_text, emb_shapes, torch.eye(n, dtype=torch.bool), model.space.pairwise_distance)
+    metrics = cross_modal_metrics(emb_text, emb_shapes, torch.eye(n, dtype=torch.bool), model.model.space.pairwise_distance)
     t3 = time.perf_counter()
     return {"n": n, "total_s": t3 - t0, "embed_text_s": t1 - t0, "embed_shapes_s": t2 - t1, "rank_s": t3 - t2,
             "rsum": metrics["rsum"], "metrics": metrics}
 
 
 @torch.no_grad()
-def blockwise_reference(model: CachedPipeline, data: tuple[Tensor, ...], n: int, block: int = 50,
+def blockwise_reference(model: RunModules, data: tuple[Tensor, ...], n: int, block: int = 50,
                         max_blocks: int | None = None) -> dict[str, Any]:
     """The reference's evaluation: for every (text block, shape block) of ``block`` items, run the model on both
     blocks (captions at their fixed L_t, as the reference's cached features) and fill that block of the distance
@@ -331,9 +335,9 @@ def blockwise_reference(model: CachedPipeline, data: tuple[Tensor, ...], n: int,
     t0 = time.perf_counter()
     for i, j in run:
         rows, cols = torch.arange(i, min(n, i + block)), torch.arange(j, min(n, j + block))
-        t = model.embed("text", *texts.batch(rows))
-        s = model.embed("points", *shapes.batch(cols))
-        dist[i : i + block, j : j + block] = model.space.pairwise_distance(t, s)
+        t = embed(model, "text", *texts.batch(rows))
+        s = embed(model, "points", *shapes.batch(cols))
+        dist[i : i + block, j : j + block] = model.model.space.pairwise_distance(t, s)
     out: dict[str, Any] = {"n": n, "block": block, "blocks": len(starts), "blocks_timed": len(run)}
     if len(run) == len(starts):
         relevant = torch.eye(n, dtype=torch.bool)
@@ -370,10 +374,10 @@ def hyperbolic_ops(scale: Scale, repeats: int = 10) -> dict[str, dict[str, float
         h_text = torch.randn(*text_mask.shape, scale.dim, generator=g).requires_grad_()
         h_points = torch.randn(scale.batch, scale.point_tokens, scale.dim, generator=g).requires_grad_()
         out = {}
-        for kind in ("lorentz", "euclidean"):
-            variant = Variant(kind, space=kind)
-            model = CachedPipeline(replace(scale, layers=0), variant)
-            pool_t, pool_p, space, loss = model.text_pool, model.point_pool, model.space, model.loss
+        kinds: tuple[SpaceKind, ...] = ("lorentz", "euclidean")
+        for kind in kinds:
+            run = build_run(replace(scale, layers=0), Variant(kind, space=kind))
+            pool_t, pool_p, space, loss = run.model.text_pool, run.model.point_pool, run.model.space, run.loss
 
             def pooled() -> tuple[Tensor, Tensor]:
                 return pool_t(h_text, text_mask, space, "text")[0], pool_p(h_points, batch.point_mask, space, "points")[0]
@@ -384,7 +388,7 @@ def hyperbolic_ops(scale: Scale, repeats: int = 10) -> dict[str, dict[str, float
 
             def full() -> Tensor:
                 x, y = embedded()
-                return weighted_total(loss(x, y, batch.positives, space), loss.cfg.weights())
+                return weighted_total(loss(x, y, batch.positives, space).terms, loss.cfg.weights())
 
             out[f"{kind} aggregation"] = timed_backward(lambda: sum(z.sum() for z in pooled()), repeats)
             out[f"{kind} aggregation + embedding"] = timed_backward(lambda: sum(z.sum() for z in embedded()), repeats)
@@ -418,46 +422,46 @@ def profile_step(scale: Scale, rows: int = 10) -> dict[str, Any]:
             "ops_by_shape": top(prof.key_averages(group_by_input_shape=True), True)}
 
 
+class TowerCallCounter(TrainCallbacks):
+    """Counts the text tower's forward calls per phase of a training run: ``setup`` (filling the feature cache),
+    ``epoch k`` (its training steps) and ``other`` (validation), through a forward hook on the run's tower."""
+
+    def __init__(self) -> None:
+        self.phase = "setup"
+        self.calls: dict[str, int] = {}
+
+    def on_text_tower(self, tower: nn.Module) -> None:
+        tower.register_forward_pre_hook(lambda module, args: self._count())
+
+    def _count(self) -> None:
+        self.calls[self.phase] = self.calls.get(self.phase, 0) + 1
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.phase = f"epoch {epoch}"
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        self.phase = "other"
+
+
 def data_wait(workdir: Path, workers: tuple[int, ...], epochs: int, say: Callable[[str], None]) -> dict[str, Any]:
     """Train the CPU preset on the demo data with each worker count; the loop's ``data_wait_s`` per epoch and the
     text-tower calls per phase (setup = filling the feature cache, epoch k = its training steps, other = validation)."""
     from hyperalign.data.demo import make_demo
-    from hyperalign.encoders.text import TextTower
     from hyperalign.train import loop
 
     index = make_demo(workdir / "demo")
-    phase = {"now": "setup"}
-    calls: dict[str, int] = {}
-    tower_forward, train_epoch = TextTower.forward, loop._train_epoch
-
-    def counted_forward(self, texts):  # type: ignore[no-untyped-def]
-        calls[phase["now"]] = calls.get(phase["now"], 0) + 1
-        return tower_forward(self, texts)
-
-    def tagged_epoch(*args, **kwargs):  # type: ignore[no-untyped-def]
-        phase["now"] = f"epoch {inspect.signature(train_epoch).bind(*args, **kwargs).arguments['epoch']}"
-        try:
-            return train_epoch(*args, **kwargs)
-        finally:
-            phase["now"] = "other"
-
-    TextTower.forward, loop._train_epoch = counted_forward, tagged_epoch
     runs = []
-    try:
-        for nw in workers:
-            calls.clear()
-            phase["now"] = "setup"
-            cfg = load_config("h2arn-cpu", [f"data.path={index.parent}", f"cache_dir={workdir / 'cache'}",
-                                            f"data.num_workers={nw}", f"optim.epochs={epochs}"])
-            result = loop.train(cfg, workdir / f"run-w{nw}", resume=False, progress=False)
-            epochs_out = [{k: h[k] for k in ("epoch", "steps", "data_wait_s", "epoch_time_s")} for h in result.history]
-            for e in epochs_out:
-                e["wait_share"] = e["data_wait_s"] / e["epoch_time_s"]
-            runs.append({"num_workers": nw, "epochs": epochs_out, "text_tower_calls": dict(calls)})
-            say(f"  num_workers={nw}: wait " + ", ".join(f"{e['data_wait_s']:.2f}s/{e['epoch_time_s']:.1f}s" for e in epochs_out)
-                + f"; tower calls {dict(calls)}")
-    finally:
-        TextTower.forward, loop._train_epoch = tower_forward, train_epoch
+    for nw in workers:
+        counter = TowerCallCounter()
+        cfg = load_config("h2arn-cpu", [f"data.path={index.parent}", f"cache_dir={workdir / 'cache'}",
+                                        f"data.num_workers={nw}", f"optim.epochs={epochs}"])
+        result = loop.train(cfg, workdir / f"run-w{nw}", resume=False, progress=False, callbacks=counter)
+        epochs_out = [{k: h[k] for k in ("epoch", "steps", "data_wait_s", "epoch_time_s")} for h in result.history]
+        for e in epochs_out:
+            e["wait_share"] = e["data_wait_s"] / e["epoch_time_s"]
+        runs.append({"num_workers": nw, "epochs": epochs_out, "text_tower_calls": dict(counter.calls)})
+        say(f"  num_workers={nw}: wait " + ", ".join(f"{e['data_wait_s']:.2f}s/{e['epoch_time_s']:.1f}s" for e in epochs_out)
+            + f"; tower calls {dict(counter.calls)}")
     return {"runs": runs, "note": "first run fills the on-disk feature cache; the second reads it"}
 
 
@@ -491,7 +495,7 @@ def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]
         out["profile"] = profile_step(scale)
     if "eval" in args.sections:
         torch.manual_seed(0)
-        model = CachedPipeline(scale, FUSED).eval()
+        model = build_run(scale, FUSED).eval()
         data = eval_data(scale, max(args.eval_n))
         out["eval"] = []
         for n in sorted(args.eval_n):
@@ -504,7 +508,7 @@ def run_scale(scale: Scale, args: argparse.Namespace, say: Callable[[str], None]
 
 
 def summary(res: dict[str, Any]) -> dict[str, Any]:
-    """The issue's headline numbers from whichever sections of one scale were measured."""
+    """The headline numbers from whichever sections of one scale were measured."""
     out: dict[str, Any] = {}
     if "steps" in res:
         steps = res["steps"]
@@ -549,7 +553,7 @@ def _steps_rows(title: str, steps: dict[str, Any], batch: int) -> list[str]:
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
-        "# Speed benchmark (issue 6)",
+        "# Speed benchmark",
         "",
         f"{m['cpu_count']} CPU cores, torch {m['torch']}, {m['torch_threads']} threads, {m['platform']}; "
         f"load average {m['load_start']} at start, {m['load_end']} at end. The machine is shared: ratios are measured "

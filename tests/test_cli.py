@@ -28,3 +28,13 @@ def test_bench_realdata_names_the_missing_dataset(tmp_path):
     assert result.exit_code != 0
     assert "nowhere" in result.output and "hyperalign data sweethome3d" in result.output
     assert not (tmp_path / "realdata.json").exists()
+
+
+def test_missing_optional_dependency_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    result = CliRunner().invoke(app, ["plot", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "pip install 'hyperalign[viz]'" in result.output

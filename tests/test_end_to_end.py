@@ -9,13 +9,14 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from hyperalign.cli import app
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
 from hyperalign.eval.evaluate import evaluate_view
-from hyperalign.train.config import load_config
+from hyperalign.runtime.features import caption_features
 from hyperalign.train.loop import train
-from hyperalign.train.setup import build_modules, caption_features
+from hyperalign.train.setup import build_modules
 
 
 @pytest.fixture(scope="module")

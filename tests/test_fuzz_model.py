@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyperalign.losses.objective import DualGeometricLoss, LossConfig
+from hyperalign.losses.config import LossConfig
+from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.model.h2arn import H2ARN, ModelConfig
 from hyperalign.train.loop import weighted_total
 
@@ -72,9 +73,9 @@ def test_forward_backward_step_stay_finite(batch, curvature, kind, aggregation, 
     model, loss_fn = _model(curvature, kind, aggregation, dtype)
     opt = torch.optim.AdamW(list(model.parameters()) + list(loss_fn.parameters()), lr=1e-3)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        text, _ = model.embed_text_tokens(tokens.to(dtype), mask)
-        shapes, _ = model.embed_points(points.to(dtype))
-    terms = loss_fn(text, shapes, positives, model.space)
+        text = model.embed_text_tokens(tokens.to(dtype), mask)
+        shapes = model.embed_points(points.to(dtype))
+    terms = loss_fn(text, shapes, positives, model.space).terms
     total = weighted_total(terms, loss_fn.cfg.weights())
     assert math.isfinite(total.item()), {k: v.item() for k, v in terms.items()}
     total.backward()

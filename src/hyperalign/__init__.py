@@ -10,8 +10,8 @@ __all__ = ["__version__"]
 
 
 def load(path):  # noqa: ANN001, ANN201 - thin lazy re-export
-    """Load a trained run or checkpoint for inference (see :func:`hyperalign.inference.load`)."""
-    from hyperalign.inference import load as _load
+    """Load a trained run or checkpoint for inference (see :func:`hyperalign.runtime.loading.load`)."""
+    from hyperalign.runtime.loading import load as _load
 
     return _load(path)
 

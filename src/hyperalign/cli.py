@@ -31,10 +31,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.io import PointCloudError
+    from hyperalign.data.formats import PointCloudError
     from hyperalign.data.layout import LayoutError
-    from hyperalign.train.checkpoint import CheckpointError
-    from hyperalign.train.config import ConfigError
+    from hyperalign.checkpoint import CheckpointError
+    from hyperalign.config import ConfigError
 
     return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
 
@@ -66,6 +66,15 @@ def main(
     ),
 ) -> None:
     """Train, evaluate and serve hyperbolic text <-> point cloud retrieval models."""
+
+
+def _require(extra: str, *modules: str) -> None:
+    """Fail with an install hint (not an ImportError traceback) when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"this command needs {', '.join(missing)}: pip install 'hyperalign[{extra}]'")
 
 
 def _say(msg: str) -> None:
@@ -151,6 +160,8 @@ def kicad_cmd(
 
     from hyperalign.data.kicad import ITEM_INDEX, REPORT, convert_kicad
 
+    _require("kicad", "pymeshlab")
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -194,7 +205,7 @@ def t3drhit_cmd(
 @app.command()
 def presets() -> None:
     """List the shipped configuration presets."""
-    from hyperalign.train.config import list_presets
+    from hyperalign.config import list_presets
 
     typer.echo("\n".join(list_presets()))
 
@@ -213,7 +224,7 @@ def train(
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
     from hyperalign.train import distributed
-    from hyperalign.train.config import load_config
+    from hyperalign.config import load_config
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
@@ -237,7 +248,7 @@ def eval_cmd(
 ) -> None:
     """Retrieval metrics (R@1/5/10 both ways, Rsum, MedR, MRR; per caption level) on a split."""
     import hyperalign
-    from hyperalign.inference import evaluate
+    from hyperalign.runtime.evaluation import evaluate
 
     retriever = hyperalign.load(checkpoint)
     metrics = evaluate(retriever, split, data, hierarchy=hierarchy)
@@ -255,7 +266,7 @@ def embed(
 ) -> None:
     """Embed a split's shapes and captions; writes embeddings plus a JSON sidecar of ids and texts."""
     import hyperalign
-    from hyperalign.inference import embed_split
+    from hyperalign.runtime.embeddings import embed_split
 
     try:
         i, n = (int(v) for v in shard.split("/"))
@@ -273,10 +284,15 @@ def demo(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Make the demo data, train the CPU preset, evaluate on the test split and run example text queries."""
-    from hyperalign.demo_run import run_demo
+    from hyperalign.config import TrainConfig
+    from hyperalign.runtime.demo import run_demo
+    from hyperalign.train.loop import train as run_training
+
+    def train_run(cfg: TrainConfig, run_dir: Path) -> Path:
+        return run_training(cfg, run_dir, progress=progress, log=_say).run_dir
 
     t0 = time.perf_counter()
-    report = run_demo(out, epochs=epochs, progress=progress, log=_say)
+    report = run_demo(out, train_run, epochs=epochs, log=_say)
     from hyperalign.eval.retrieval import format_table
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
@@ -297,6 +313,7 @@ def plot(
     data: Path | None = typer.Option(None, help="Dataset directory (default: the one the model was trained on)."),
 ) -> None:
     """Poincare-disk projection (colour = category, size = depth) and norm-vs-depth histograms, as PNG."""
+    _require("viz", "matplotlib")
     import hyperalign
     from hyperalign.viz.plots import plot_run
 
@@ -304,7 +321,7 @@ def plot(
         _say(f"plot written to {path}")
 
 
-# ---------------------------------------------------------------------------------------------- search (issue 7)
+# ---------------------------------------------------------------------------------------------- search
 index_app = typer.Typer(help="Build hyperbolic search indexes of a dataset's shapes and captions.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
@@ -334,13 +351,29 @@ def index_build(
     ef_search: int = typer.Option(64, min=1, help="HNSW search-time candidate list."),
     nlist: int | None = typer.Option(None, min=1, help="IVF cells (default: about 4 sqrt(N))."),
     nprobe: int = typer.Option(16, min=1, help="IVF cells visited per query."),
+    backend: str = typer.Option("faiss", help="faiss (files in the index directory) or milvus (collections at --uri)."),
+    uri: str | None = typer.Option(None, help="Milvus: a milvus-lite .db file or http://host:19530 (token: $MILVUS_TOKEN)."),
+    collection: str = typer.Option("hyperalign", help="Milvus: collection name prefix (<prefix>_shapes, <prefix>_captions)."),
 ) -> None:
     """Embed a dataset's shapes and captions with a model and save a search index."""
-    from hyperalign.index import Index
+    from hyperalign.index import StoreSpec
+    from hyperalign.runtime.index import Index
 
+    if backend not in ("faiss", "milvus"):
+        raise ValueError(f"--backend: expected faiss or milvus; got {backend!r}")
+    if backend == "milvus" and uri is None:
+        raise ValueError("--backend milvus needs --uri (a milvus-lite .db file or http://host:19530)")
+    if backend == "milvus":
+        _require("milvus", "pymilvus")
+    if backend == "faiss" and uri is not None:
+        raise ValueError("--uri: only --backend milvus stores its points at a uri")
+    store = StoreSpec(backend="milvus", uri=uri, collection=collection) if backend == "milvus" else None
     spec = _index_spec(kind, hnsw_m, ef_construction, ef_search, nlist, nprobe)
-    index = Index.build(checkpoint, data, spec=spec, splits=split or None, log=_say)
-    written = index.save(out if out is not None else checkpoint / "index")
+    index = Index.build(checkpoint, data, spec=spec, store=store, splits=split or None, log=_say)
+    try:
+        written = index.save(out if out is not None else checkpoint / "index")
+    finally:
+        index.close()
     _say(f"index written to {written}")
 
 
@@ -372,19 +405,121 @@ def search(
     target: str | None = typer.Option(None, help="shapes or captions (default: shapes for text, captions for --shape)."),
     checkpoint: Path | None = typer.Option(None, help="Model to use (default: the one the index records)."),
     json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    folder: Path | None = typer.Option(
+        None, "--in", help="Search your own folder of point clouds / meshes (recursively) instead of an index."
+    ),
+    up_axis: str = typer.Option("y", help="With --in: the vertical axis of the folder's shapes (x, y or z)."),
+    xyz_only: bool = typer.Option(False, "--xyz-only", help="With --in: ignore colours (for uncoloured scans)."),
+    cache_dir: Path | None = typer.Option(None, help="With --in: where embeddings are cached (default ~/.cache)."),
 ) -> None:
-    """Search an index with a text query or a point cloud; prints a table or JSON."""
-    from hyperalign.index import Index
-
+    """Search an index (or a folder, with --in) with a text query or a point cloud; prints a table or JSON."""
     if (query is None) == (shape is None):
         raise ValueError("give either a text QUERY or --shape FILE (exactly one)")
+    if folder is not None:
+        _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
+        return
+    from hyperalign.runtime.index import Index
+
     loaded = Index.load(index, checkpoint)
-    if shape is not None:
-        hits = loaded.search_shape(shape, k, target or "captions")
-        _print_hits(hits, f"shape {shape}", json_out)
+    try:
+        if shape is not None:
+            hits = loaded.search_shape(shape, k, target or "captions")
+        else:
+            hits = loaded.search_text(query, k, target or "shapes")
+    finally:
+        loaded.close()
+    _print_hits(hits, f"shape {shape}" if shape is not None else f"query {query!r}", json_out)
+
+
+def _axis(value: str, option: str) -> Any:
+    if value not in ("x", "y", "z"):
+        raise ValueError(f"{option} {value!r}: expected x, y or z")
+    return value
+
+
+def _folder_search(
+    folder: Path, checkpoint: Path | None, up_axis: str, xyz_only: bool, cache_dir: Path | None
+) -> Any:
+    """Embed ``folder`` (cached) with the model of ``checkpoint``; reports unreadable files."""
+    import hyperalign
+    from hyperalign.runtime.folder import FolderSearch
+
+    if checkpoint is None:
+        raise ValueError("--in needs --checkpoint (a run directory or checkpoint directory)")
+    from tqdm.auto import tqdm
+
+    found = FolderSearch(
+        hyperalign.load(checkpoint), folder, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
+        cache_dir=cache_dir, progress=lambda files: tqdm(files, desc="embedding", disable=not files, leave=False),
+    )
+    index = found.index
+    for path, reason in index.failures:
+        typer.echo(f"skipped {path}: {reason}", err=True)
+    _say(f"{len(index.files)} shapes in {index.root} ({index.embedded} embedded now, the rest cached)")
+    return found
+
+
+def _search_folder(
+    folder: Path, query: str | None, shape: Path | None, k: int, checkpoint: Path | None, up_axis: str,
+    xyz_only: bool, cache_dir: Path | None, as_json: bool,
+) -> None:
+    found = _folder_search(folder, checkpoint, up_axis, xyz_only, cache_dir)
+    hits = found.search_shape(shape, k) if shape is not None else found.search_text(query or "", k)
+    title = str(shape) if shape is not None else query or ""
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"query": title, "folder": str(found.root), "results": [asdict(h) for h in hits]}, indent=2))
+        return
+    typer.echo(f"{title!r} in {found.root}")
+    for h in hits:
+        typer.echo(f"  {h.rank:>3}  {h.distance:8.4f}  {h.path}")
+
+
+@app.command()
+@friendly_errors
+def classify(
+    shapes: Path = typer.Argument(..., help="A point cloud / mesh file, or a folder of them (recursively)."),
+    labels: str | None = typer.Option(None, help="Comma-separated labels, e.g. \"chair,table,lamp\"."),
+    labels_file: Path | None = typer.Option(None, help="A text file of labels, one per line (or comma-separated)."),
+    checkpoint: Path | None = typer.Option(None, help="Run directory or checkpoint directory."),
+    template: str = typer.Option("{a} {label}", help="Prompt for each label; {a} is its indefinite article."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="Labels to show per shape."),
+    up_axis: str = typer.Option("y", help="The vertical axis of the shapes (x, y or z)."),
+    xyz_only: bool = typer.Option(False, "--xyz-only", help="Ignore colours."),
+    cache_dir: Path | None = typer.Option(None, help="For a folder: where embeddings are cached."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Zero-shot classification: rank labels for each shape by the model's distance to "a <label>"."""
+    from hyperalign.runtime.classify import label_distances, parse_labels, rank_labels
+
+    if (labels is None) == (labels_file is None):
+        raise ValueError("give the labels with either --labels or --labels-file (exactly one)")
+    if labels_file is not None:
+        try:
+            labels = labels_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"--labels-file {labels_file}: cannot read it as UTF-8 text ({e})") from None
+    names = parse_labels(labels or "")
+    if shapes.is_dir():
+        found = _folder_search(shapes, checkpoint, up_axis, xyz_only, cache_dir)
+        files, embedded, retriever = found.index.files, found.index.embeddings, found.retriever
     else:
-        hits = loaded.search_text(query, k, target or "shapes")
-        _print_hits(hits, f"query {query!r}", json_out)
+        import hyperalign
+        from hyperalign.runtime.folder import ShapeReader
+
+        if checkpoint is None:
+            raise ValueError("classify needs --checkpoint (a run directory or checkpoint directory)")
+        retriever = hyperalign.load(checkpoint)
+        reader = ShapeReader.for_model(retriever, _axis(up_axis, "--up-axis"), xyz_only)
+        files, embedded = [str(shapes)], retriever.encode_points([reader.read(shapes)])
+    ranked = rank_labels(label_distances(retriever, embedded, names, template), names, k)
+    if json_out:
+        rows = [{"file": f, "labels": [{"label": s.label, "distance": s.distance} for s in r]} for f, r in zip(files, ranked)]
+        typer.echo(json.dumps({"labels": names, "template": template, "results": rows}, indent=2))
+        return
+    for f, r in zip(files, ranked):
+        typer.echo(f"{f}: " + ", ".join(f"{s.label} ({s.distance:.3f})" for s in r))
 
 
 @app.command()
@@ -398,7 +533,8 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, min=0.001, help="Largest point cloud upload accepted, in MB."),
 ) -> None:
     """Serve the search page and HTTP API (FastAPI + uvicorn) for an index."""
-    from hyperalign.index import Index
+    _require("serve", "fastapi", "uvicorn", "multipart")
+    from hyperalign.runtime.index import Index
     from hyperalign.serve.server import run_server
 
     if not (index / "index.json").is_file() and checkpoint is not None:
@@ -408,19 +544,79 @@ def serve(
     run_server(loaded, host=host, port=port, max_upload_bytes=int(max_upload_mb * 1_000_000), log=_say)
 
 
+@app.command()
+@friendly_errors
+def export(
+    checkpoint: Path = typer.Option(..., help="Run directory or checkpoint directory."),
+    onnx: Path = typer.Option(..., help="Output directory: points.onnx, text.onnx and export.json."),
+) -> None:
+    """Export the point side and the text side (after the frozen text tower) as ONNX graphs, float32."""
+    _require("onnx", "onnx")
+    import hyperalign
+    from hyperalign.runtime.export import export_onnx
+
+    written = export_onnx(hyperalign.load(checkpoint), onnx)
+    _say(f"ONNX export written to {written} (points.onnx, text.onnx, export.json)")
+
+
 bench_app = typer.Typer(help="Benchmarks that ship with the source checkout.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
 
+def _checkout_containing(package_dir: Path) -> Path | None:
+    """The nearest ancestor of ``package_dir`` whose ``pyproject.toml`` declares the project ``hyperalign``, if any."""
+    import tomllib
+
+    for parent in package_dir.parents:
+        pyproject = parent / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            return parent if project.get("name") == "hyperalign" else None
+    return None
+
+
+def _source_checkout() -> Path:
+    """The source checkout whose ``benchmarks/`` the ``bench`` commands run: ``HYPERALIGN_SOURCE`` when set; else the
+    checkout the running package was imported from (an ancestor whose ``pyproject.toml`` names the project
+    ``hyperalign``); else the directory of an editable install (``pip install -e``), read from the distribution's
+    ``direct_url.json`` (PEP 610). A regular install ships no benchmarks: the error says what to do."""
+    import importlib.metadata
+    import os
+    from urllib.parse import unquote, urlparse
+
+    import hyperalign
+
+    if os.environ.get("HYPERALIGN_SOURCE"):
+        return Path(os.environ["HYPERALIGN_SOURCE"]).expanduser()
+    checkout = _checkout_containing(Path(hyperalign.__file__).resolve().parent)
+    if checkout is not None:
+        return checkout
+    try:
+        direct = json.loads(importlib.metadata.distribution("hyperalign").read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        direct = {}
+    url = urlparse(direct.get("url", ""))
+    if url.scheme != "file" or not direct.get("dir_info", {}).get("editable"):
+        raise FileNotFoundError(
+            "hyperalign bench runs the benchmarks of a source checkout, and this is not an editable install: "
+            "clone the repository and `pip install -e .` there, or set HYPERALIGN_SOURCE to the checkout"
+        )
+    return Path(unquote(url.path))
+
+
 def _run_benchmark_script(name: str, args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout this package is installed from."""
+    """Run ``benchmarks/<name>.py``'s ``main(args)`` from the source checkout (:func:`_source_checkout`)."""
     import importlib.util
     import sys
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    script = _source_checkout() / "benchmarks" / f"{name}.py"
     if not script.is_file():
-        raise FileNotFoundError(f"{script}: the {name} benchmark needs a source checkout of hyperalign")
+        raise FileNotFoundError(f"{script}: no such benchmark (is HYPERALIGN_SOURCE or the editable install a checkout of hyperalign?)")
     spec = importlib.util.spec_from_file_location(f"hyperalign_{name}_benchmark", script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hyperalign.data.io import PointCloud, write_point_cloud
+from hyperalign.data.formats import PointCloud, write_point_cloud
 from hyperalign.data.layout import (
     CaptionRecord,
     Dataset,

@@ -7,7 +7,7 @@ import pytest
 
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView, _augment
-from hyperalign.train.config import ConfigError, load_config
+from hyperalign.config import ConfigError, load_config
 
 
 def _pairs(tiny_demo, **kw):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from wordnet_fixture import write_wordnet
 
-from hyperalign.data._sh3f_classes import OTHER, ClassResolver, CoarseClass, query_phrases
+from hyperalign.data.sweethome3d.classes import OTHER, ClassResolver, CoarseClass, query_phrases
 from hyperalign.data.wordnet import DEFAULT_ROOT, WordNet, WordNetError
 
 CLASSES = (
@@ -19,8 +19,8 @@ CLASSES = (
 
 
 @pytest.fixture(scope="module")
-def wordnet(tmp_path_factory: pytest.TempPathFactory) -> WordNet:
-    return WordNet.load(write_wordnet(tmp_path_factory.mktemp("wordnet")))
+def wordnet(tiny_wordnet: Path) -> WordNet:
+    return WordNet.load(tiny_wordnet)
 
 
 def names(wn: WordNet, synsets: list) -> list[str]:
@@ -55,10 +55,10 @@ def test_physical_means_object_or_matter_not_process(wordnet: WordNet) -> None:
     assert not wordnet.is_physical(wordnet.sense("childbed.n.01"))  # a process: physical_entity, not tangible
 
 
-def test_missing_and_malformed_files_name_the_file(tmp_path: Path) -> None:
+def test_missing_and_malformed_files_name_the_file(tmp_path: Path, tiny_wordnet: Path) -> None:
     with pytest.raises(WordNetError, match=r"index\.noun: no such file.*wordnet-base"):
         WordNet.load(tmp_path)
-    root = write_wordnet(tmp_path / "wn")
+    root = Path(shutil.copytree(tiny_wordnet, tmp_path / "wn"))
     (root / "index.noun").write_text("chair n 2 0 1 0 00000001\n", encoding="utf-8")
     with pytest.raises(WordNetError, match=r"index\.noun: line 1: .*2 synset offsets"):
         WordNet.load(root)

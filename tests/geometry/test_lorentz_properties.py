@@ -354,7 +354,7 @@ BAD_CURVATURES = [0.0, -1.0, -0.0, math.nan, math.inf, -math.inf]
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 @pytest.mark.parametrize("bad", BAD_CURVATURES + ["tensor_with_zero", "tensor_with_nan"], ids=str)
-def test_invalid_curvature_raises_value_error(name, bad):
+def test_invalid_curvature_raises_value_error(name, bad, curvature_checks):
     x = torch.randn(3, 4)
     if bad == "tensor_with_zero":
         bad = torch.tensor([1.0, 0.0, 2.0])
@@ -362,3 +362,31 @@ def test_invalid_curvature_raises_value_error(name, bad):
         bad = torch.tensor([1.0, math.nan, 2.0])
     with pytest.raises(ValueError, match="curvature"):
         FUNCTIONS[name](x, x.flip(0), bad)
+
+
+@pytest.fixture
+def curvature_checks():
+    """Per-call validation of curvature tensors on (the debug switch), restored afterwards."""
+    previous = L.check_curvature_tensors(True)
+    yield
+    L.check_curvature_tensors(previous)
+
+
+def test_curvature_tensors_are_not_read_on_the_host_unless_checks_are_on(monkeypatch):
+    x = torch.randn(3, 4)
+    bad = torch.tensor(-1.0)
+    previous = L.check_curvature_tensors(False)
+    try:
+        calls = []
+        real_bool = torch.Tensor.__bool__
+        monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: calls.append(t) or real_bool(t))
+        L.curvature_tensor(bad, x)  # no host read, so no error: tensors are trusted when checks are off
+        assert calls == []
+        L.check_curvature_tensors(True)
+        with pytest.raises(ValueError, match="curvature"):
+            L.curvature_tensor(bad, x)
+        with pytest.raises(ValueError, match="curvature"):  # Python numbers are always checked
+            L.check_curvature_tensors(False)
+            L.curvature_tensor(-1.0, x)
+    finally:
+        L.check_curvature_tensors(previous)

@@ -3,6 +3,7 @@ on-disk location, so the model trains once)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ def tiny_run_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, prese
     settings; ``ablation-eu-mp`` gives a Euclidean (cosine) model."""
     run = tmp_path_factory.getbasetemp() / f"index-tiny-run-{preset}"
     if not (run / "best" / "meta.json").is_file():
-        from hyperalign.train.config import load_config
+        from hyperalign.config import load_config
         from hyperalign.train.loop import train
 
         overrides = [
@@ -30,7 +31,7 @@ def tiny_index_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> 
     """The saved flat index of every shape and caption of ``data_dir`` under the tiny model (built once)."""
     out = tmp_path_factory.getbasetemp() / "index-tiny-index"
     if not (out / "index.json").is_file():
-        from hyperalign.index import Index
+        from hyperalign.runtime.index import Index
 
         Index.build(tiny_run_dir(tmp_path_factory, data_dir), data_dir).save(out)
     return out
@@ -48,7 +49,7 @@ def tiny_index_path(tmp_path_factory, tiny_demo) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_index(tiny_index_path):
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     return Index.load(tiny_index_path)
 
@@ -56,6 +57,34 @@ def tiny_index(tiny_index_path):
 @pytest.fixture(scope="session")
 def tiny_euclidean_index(tmp_path_factory, tiny_demo):
     """An index under a one-epoch Euclidean (cosine) model: the H2ARN Eu+MP ablation."""
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
 
     return Index.build(tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory) -> str:
+    """One milvus-lite database file per test module (each file starts one embedded server)."""
+    pytest.importorskip("milvus_lite", reason="the Milvus backend needs milvus-lite (pip install 'hyperalign[milvus]')")
+    return str(tmp_path_factory.mktemp("milvus") / "index.db")
+
+
+@pytest.fixture(params=["faiss", "milvus"])
+def new_index(request):
+    """``new_index(dim, curvature, spec=None)``: an empty :class:`LorentzIndex` on the parametrized backend (Milvus: a
+    fresh collection in the module's milvus-lite file); closed after the test."""
+    from hyperalign.index import LorentzIndex, StoreSpec
+
+    uri = request.getfixturevalue("milvus_uri") if request.param == "milvus" else None
+    made = []
+
+    def make(dim, curvature, spec=None):
+        name = re.sub(r"\W", "_", f"t{len(made)}_{request.node.name}")[:200]
+        store = None if uri is None else StoreSpec(backend="milvus", uri=uri, collection=name)
+        made.append(LorentzIndex(dim, curvature, spec, store))
+        return made[-1]
+
+    make.backend = request.param
+    yield make
+    for index in made:
+        index.close()

@@ -9,7 +9,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from hyperalign.train import distributed as D
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 

@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 import hyperalign
 from hyperalign.cli import app
+from hyperalign.config import list_presets, load_config
 from hyperalign.data.layout import load_dataset
+from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
 from hyperalign.data.sweethome3d import DEFAULT_ROOT as SH3F_ROOT
 from hyperalign.data.wordnet import DEFAULT_ROOT as WORDNET_ROOT
-from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
-from hyperalign.inference import evaluate
-from hyperalign.train.config import list_presets, load_config
+from hyperalign.runtime.evaluation import evaluate
 from hyperalign.train.loop import train
 
 METHOD_TERMS = {

@@ -3,10 +3,17 @@ import math
 import pytest
 import torch
 
-from hyperalign.geometry import lorentz
 from hyperalign.model.context import ContextEncoder
 from hyperalign.model.embed import EuclideanSpace, LorentzSpace
 from hyperalign.model.scalars import BoundedLogScalar, Curvature
+
+
+def _minkowski_norm_from_tangent(x: torch.Tensor, v: torch.Tensor, c: float) -> torch.Tensor:
+    """``<x, x>_L`` of the full point ``[x_0, x~]`` whose time ``x_0 = cosh(sqrt(c) ||v||) / sqrt(c)`` comes from the
+    tangent vector ``v`` the point was made from (float64), not from ``x~``: only a point that really is
+    ``expmap0(v)`` gives ``-1/c``."""
+    x0 = torch.cosh(math.sqrt(c) * v.double().norm(dim=-1)) / math.sqrt(c)
+    return -x0**2 + (x.double() ** 2).sum(-1)
 
 
 def test_lorentz_space_embeds_on_the_hyperboloid_in_float32():
@@ -15,9 +22,11 @@ def test_lorentz_space_embeds_on_the_hyperboloid_in_float32():
     x = space(z, "text")
     assert x.dtype == torch.float32
     c = space.c().item()
-    full = lorentz.lift(x.double(), c)
-    mink = -full[:, 0] ** 2 + (full[:, 1:] ** 2).sum(-1)
-    assert torch.allclose(mink, torch.full((5,), -1 / c, dtype=torch.float64), rtol=1e-6)
+    v = space.tangent(z, "text")
+    target = torch.full((5,), -1 / c, dtype=torch.float64)
+    assert torch.allclose(_minkowski_norm_from_tangent(x, v, c), target, rtol=1e-5)
+    # the check can fail: space parts 1 % off the hyperboloid point of v are caught
+    assert not torch.allclose(_minkowski_norm_from_tangent(1.01 * x, v, c), target, rtol=1e-5)
     assert math.isclose(space.alpha["text"]().item(), 1 / math.sqrt(32), rel_tol=1e-6)
 
 

@@ -7,12 +7,13 @@ import inspect
 
 import torch
 
+from hyperalign.config import load_config
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, SplitView
 from hyperalign.encoders.text import TextTower
+from hyperalign.runtime.features import CaptionFeatures, caption_features
 from hyperalign.train import loop
-from hyperalign.train.config import load_config
-from hyperalign.train.setup import CaptionFeatures, build_modules, caption_features
+from hyperalign.train.setup import build_modules
 
 
 def _count_tower_calls(monkeypatch) -> dict[str, int]:
@@ -59,13 +60,13 @@ def test_cached_and_uncached_features_give_the_same_loss(tiny_demo, tiny_overrid
     run = build_modules(cfg, cached.dim).eval()
     ids = torch.tensor([view.item_captions[i][-1] for i in range(8)])
     shapes = torch.arange(8)
-    points = run.model.embed_points(torch.randn(8, cfg.data.points_per_cloud, cfg.data.channels, generator=torch.Generator().manual_seed(0)))[0]
+    points = run.model.embed_points(torch.randn(8, cfg.data.points_per_cloud, cfg.data.channels, generator=torch.Generator().manual_seed(0)))
     positives = view.positives(ids, shapes)
     losses = []
     for features in (cached, uncached):
         tokens, mask = features.batch(ids)
-        text, _ = run.model.embed_text_tokens(tokens, mask)
-        losses.append(loop.weighted_total(run.loss(text, points, positives, run.model.space), cfg.loss.weights()))
+        text = run.model.embed_text_tokens(tokens, mask)
+        losses.append(loop.weighted_total(run.loss(text, points, positives, run.model.space).terms, cfg.loss.weights()))
     a, b = cached.batch(ids), uncached.batch(ids)
     assert torch.equal(a[1], b[1])  # the same trimmed mask
     torch.testing.assert_close(a[0], b[0], rtol=1e-5, atol=1e-5)  # the tower on a different batch: rounding only

@@ -11,12 +11,8 @@ _spec = importlib.util.spec_from_file_location("_index_fixtures", Path(__file__)
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 
-
-@pytest.fixture(scope="session")
-def tiny_index(tmp_path_factory, tiny_demo):
-    from hyperalign.index import Index
-
-    return Index.load(_fixtures.tiny_index_dir(tmp_path_factory, tiny_demo))
+tiny_index_path = _fixtures.tiny_index_path
+tiny_index = _fixtures.tiny_index
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +29,7 @@ def client(tiny_index):
 def euclidean_client(tmp_path_factory, tiny_demo):
     from fastapi.testclient import TestClient
 
-    from hyperalign.index import Index
+    from hyperalign.runtime.index import Index
     from hyperalign.serve import create_app
 
     index = Index.build(_fixtures.tiny_run_dir(tmp_path_factory, tiny_demo, "ablation-eu-mp"), tiny_demo)

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hyperalign.losses.objective import DualGeometricLoss
-from hyperalign.train.config import load_config
+from hyperalign.losses.dual import DualGeometricLoss
+from hyperalign.config import load_config
 from hyperalign.train.loop import NonFiniteLossError, train
 
 
@@ -60,9 +60,9 @@ def test_non_finite_loss_stops_the_step_and_leaves_weights_untouched(tiny_demo, 
     original = DualGeometricLoss.forward
 
     def poisoned(self, *args, **kwargs):
-        terms = original(self, *args, **kwargs)
-        terms["contrastive_loss"] = terms["contrastive_loss"] * float("nan")
-        return terms
+        out = original(self, *args, **kwargs)
+        out.terms["contrastive_loss"] = out.terms["contrastive_loss"] * float("nan")
+        return out
 
     monkeypatch.setattr(DualGeometricLoss, "forward", poisoned)
     seen = {}

@@ -12,12 +12,13 @@ from safetensors.torch import load_file
 
 from torch.nn.parallel import DistributedDataParallel
 
+from hyperalign.config import load_config
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.runtime.features import caption_features
 from hyperalign.train import distributed as D
-from hyperalign.train.config import load_config
 from hyperalign.train.loop import train, weighted_total
-from hyperalign.train.setup import build_modules, caption_features
+from hyperalign.train.setup import build_modules
 
 # Tolerances. Gradients: the runs differ only in float32 summation order (batch-size-dependent BLAS blocking, the
 # all-gather); measured worst relative difference ~5e-6. Parameters after 4 AdamW steps: AdamW's first steps move each
@@ -68,7 +69,7 @@ def _first_step_grads(rank: int, world: int, port: int, overrides: list[str], ou
     text, points = forward(*feats.batch(batch["caption_id"]), batch["points"])
     text, points = D.gather_with_grad(text), D.gather_with_grad(points)
     pos = view.positives(D.gather_ids(batch["caption_id"]), D.gather_ids(batch["shape_id"]))
-    weighted_total(run.loss(text, points, pos, run.model.space), cfg.loss.weights()).backward()
+    weighted_total(run.loss(text, points, pos, run.model.space).terms, cfg.loss.weights()).backward()
     if rank == 0:
         torch.save({n: p.grad for n, p in run.named_parameters() if p.grad is not None}, out)
     if world > 1:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hyperalign.train.config import load_config
+from hyperalign.config import load_config
 from hyperalign.train.loop import train, warmup_cosine
 
 
@@ -47,7 +47,7 @@ def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp
     """``init_points_from`` copies the point tower (and nothing else) from a pre-training run before step 1; a
     tower of another shape is refused with a message naming the checkpoint file."""
     from hyperalign.train import loop
-    from hyperalign.train.checkpoint import CheckpointError
+    from hyperalign.checkpoint import CheckpointError
 
     base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
     train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)

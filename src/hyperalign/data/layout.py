@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data.io import read_point_cloud
+from hyperalign.data.formats import read_point_cloud
 
 FORMAT = "hyperalign-layout/1"
 INDEX_NAME = "index.json"

@@ -29,7 +29,7 @@ def embed_caption_ids(model: H2ARN, features: TokenSource, ids: list[int], batch
     out = []
     for s in range(0, len(ids), batch_size):
         tokens, mask = features.batch(ids[s : s + batch_size])
-        out.append(model.embed_text_tokens(tokens.to(device), mask.to(device))[0])
+        out.append(model.embed_text_tokens(tokens.to(device), mask.to(device)))
     return torch.cat(out)
 
 
@@ -40,7 +40,7 @@ def embed_store(model: H2ARN, store: PointStore, points_per_cloud: int, batch_si
     n = len(store.clouds)
     for start in range(0, n, batch_size):
         batch = store.batch(list(range(start, min(n, start + batch_size))), points_per_cloud)
-        out.append(model.embed_points(batch.to(next(model.parameters()).device))[0])
+        out.append(model.embed_points(batch.to(next(model.parameters()).device)))
     return torch.cat(out)
 
 

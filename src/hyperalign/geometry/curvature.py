@@ -85,11 +85,14 @@ def search_interval(c_p: Tensor | float, c_t: Tensor | float) -> tuple[float, fl
     return 0.9 * lo, 1.1 * hi
 
 
-def golden_section(f: Callable[[float], float], lo: float, hi: float, tol: float = 1e-6, max_iter: int = 100) -> float:
+def golden_section(
+    f: Callable[[float], Tensor | float], lo: float, hi: float, tol: float = 1e-6, max_iter: int = 100
+) -> float:
     """Minimiser of a unimodal ``f`` on ``[lo, hi]`` by golden-section search.
 
     The bracket shrinks by ``1/phi`` per step, one new evaluation each, until its width is at most ``tol`` or after
-    ``max_iter`` steps; returns the bracket's midpoint (within ``tol/2`` of the minimiser for unimodal ``f``).
+    ``max_iter`` steps; returns the bracket's midpoint (within ``tol/2`` of the minimiser for unimodal ``f``). ``f``
+    may return a Python float or a 0-d CPU tensor (compared as is, never converted).
     """
     if not lo < hi:
         raise ValueError(f"golden_section: expected lo < hi, got [{lo}, {hi}]")
@@ -113,7 +116,8 @@ def golden_section(f: Callable[[float], float], lo: float, hi: float, tol: float
 class IntermediateCurvature(torch.autograd.Function):
     """``c3* = argmin_{c3 in [lo, hi]} D(c3; c_p, r_p) + D(c3; c_t, r_t)`` with implicit-function gradients.
 
-    Forward: golden-section search in float64 on :func:`search_interval`, no graph. Backward, with
+    Forward: golden-section search in float64 on :func:`search_interval`, no graph, on CPU scalars (the four inputs
+    are copied to the host once per call). Backward, with
     ``F(c3; c_p, c_t) = dD_total/dc3`` (zero at an interior minimiser): ``dc3*/dc_k = -(dF/dc_k) / (dF/dc3)``, the
     second derivatives taken by autograd in float64. A minimiser on the interval boundary (within ``tol``) is snapped
     to it, and its gradient is the bound's own: 0.9 to the smaller curvature at ``lo``, 1.1 to the larger at ``hi``
@@ -124,10 +128,10 @@ class IntermediateCurvature(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, c_p: Tensor, c_t: Tensor, r_p: Tensor, r_t: Tensor, tol: float, max_iter: int) -> Tensor:
-        cp, ct, rp, rt = (v.detach().double() for v in (c_p, c_t, r_p, r_t))
+        cp, ct, rp, rt = torch.stack([v.detach().double() for v in (c_p, c_t, r_p, r_t)]).cpu().unbind()
         lo, hi = search_interval(cp, ct)
         with torch.no_grad():
-            c3 = golden_section(lambda x: float(total_discrepancy(x, cp, ct, rp, rt)), lo, hi, tol, max_iter)
+            c3 = golden_section(lambda x: total_discrepancy(x, cp, ct, rp, rt), lo, hi, tol, max_iter)
         side = "lo" if c3 - lo <= tol else "hi" if hi - c3 <= tol else "interior"
         c3 = {"lo": lo, "hi": hi}.get(side, c3)
         ctx.save_for_backward(cp, ct, rp, rt)

@@ -25,12 +25,14 @@ H2ARN (AAAI 2026), Eqs. 5-12, which uses the same formulas.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 from torch import Tensor
 
 __all__ = [
     "as_float",
+    "check_curvature_tensors",
     "curvature_tensor",
     "time_component",
     "inner",
@@ -63,12 +65,41 @@ def as_float(x: Tensor) -> Tensor:
     return x
 
 
+_CHECK_CURVATURE_TENSORS = os.environ.get("HYPERALIGN_CHECK_CURVATURE", "0") not in ("", "0")
+
+
+def check_curvature_tensors(enabled: bool) -> bool:
+    """Turn the per-call validation of curvature *tensors* on or off (debugging); returns the previous setting.
+
+    Off by default: a check reads the tensor on the host (a device synchronisation) on every call, and nested calls
+    would repeat it. The curvatures the package passes are valid by construction
+    (:class:`~hyperalign.model.scalars.BoundedLogScalar` is ``exp`` of a clamp between validated positive bounds;
+    indexes validate theirs when built). The environment variable ``HYPERALIGN_CHECK_CURVATURE=1`` turns it on at
+    import.
+    """
+    global _CHECK_CURVATURE_TENSORS
+    previous, _CHECK_CURVATURE_TENSORS = _CHECK_CURVATURE_TENSORS, bool(enabled)
+    return previous
+
+
+def _invalid_curvature(c: object) -> ValueError:
+    return ValueError(f"curvature c must be finite and > 0 (the space has curvature -c); got {c}")
+
+
 def curvature_tensor(c: Tensor | float, like: Tensor) -> Tensor:
-    """``c`` as a tensor of ``like``'s dtype and device; raises if any value is not strictly positive and finite."""
-    c_t = torch.as_tensor(c, dtype=like.dtype, device=like.device)
-    if not torch.jit.is_tracing() and c_t.numel() > 0:
+    """``c`` as a tensor of ``like``'s dtype and device.
+
+    A Python number is checked on every call (finite and > 0: no device involved). A tensor is checked only while
+    :func:`check_curvature_tensors` is on (every value finite and > 0), since the check synchronises with the device.
+    """
+    if not torch.is_tensor(c):
+        if not (math.isfinite(c) and c > 0):
+            raise _invalid_curvature(c)
+        return torch.as_tensor(c, dtype=like.dtype, device=like.device)
+    c_t = c.to(dtype=like.dtype, device=like.device)
+    if _CHECK_CURVATURE_TENSORS and not torch.jit.is_tracing() and c_t.numel() > 0:
         if not bool(torch.isfinite(c_t).all()) or not bool((c_t > 0).all()):
-            raise ValueError(f"curvature c must be finite and > 0 (the space has curvature -c); got {c_t.detach().cpu()}")
+            raise _invalid_curvature(c_t.detach().cpu())
     return c_t
 
 

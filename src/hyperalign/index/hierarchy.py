@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from hyperalign.geometry import lorentz
-from hyperalign.index.lorentz_index import LorentzIndex, as_points
+from hyperalign.index.lorentz_index import LorentzIndex
+from hyperalign.index.space import as_points
 
 _BLOCK_ELEMENTS = 1 << 20  # query x block x dim elements per step (8 MiB of float64 per intermediate)
 
@@ -66,8 +67,8 @@ def _cone_search(
     block = max(1, _BLOCK_ELEMENTS // max(1, len(q) * index.dim))
     qb = q.unsqueeze(1)  # (Q, 1, n)
     q_general = lorentz.dist0(qb, c)  # (Q, 1)
-    for s in range(0, len(index), block):
-        y = torch.from_numpy(index.vectors[s : s + block].astype(np.float64)).unsqueeze(0)  # (1, B, n)
+    for ids, stored in index.scan(block):
+        y = torch.from_numpy(stored.astype(np.float64)).unsqueeze(0)  # (1, B, n)
         if direction == "specific":  # y in the cone of the query, farther from the origin
             violation = lorentz.exterior_angle(qb, y, c) - lorentz.half_aperture(qb, c, K)
             eligible = lorentz.dist0(y, c) > q_general
@@ -77,7 +78,6 @@ def _cone_search(
         violation = violation.clamp_min(0.0)
         if strict:
             eligible &= violation == 0
-        ids = index.ids[s : s + block]
         eligible &= torch.from_numpy(~np.isin(ids, excluded)).unsqueeze(0)
         violation = torch.where(eligible, violation, torch.inf).numpy()
         dist = torch.where(eligible, lorentz.dist(qb, y, c), torch.inf).numpy()

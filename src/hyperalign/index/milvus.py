@@ -1,194 +1,192 @@
-"""Lorentz nearest-neighbour search on Milvus: embedded ``milvus-lite`` in tests, the same client on a cluster.
+"""The Milvus backend: a codec's database forms in a Milvus collection, candidates by inner product (metric ``IP``).
 
-Any inner-product vector database serves Lorentz search exactly: with :func:`lorentz.mips_database` stored
-(``y -> [-y_0, y~]``) and :func:`lorentz.mips_query` sent (``q -> [q_0, q~]``), the inner product is ``<q, y>_L``
-and ``d = acosh(-c <q, y>_L) / sqrt(c)`` decreases with it. Milvus proposes ``rerank_factor * k`` candidates by
-inner product (metric ``IP``); their true distances are recomputed with :func:`lorentz.dist` (accurate where a float32
-inner product is not) and sorted, ties by id. Results have the fixed shapes of
-:meth:`hyperalign.index.lorentz_index.LorentzIndex.search`: distances (Q, k) float32 ascending, ids (Q, k) int64,
-``inf`` / ``-1`` where fewer than ``k`` points exist. A cosine space (``curvature=None``) stores unit vectors.
-
-Collection schema: ``id`` INT64 primary key, ``vector`` FLOAT_VECTOR(n + 1) (n for cosine), ``meta`` JSON (item
-metadata); the collection property ``hyperalign`` records format, space, curvature and width, and opening a collection built
-for another curvature or width is an :class:`~hyperalign.index.lorentz_index.IndexFileError`. Index type: ``FLAT``
-(exact; the default here) or, on a cluster, ``HNSW`` / ``IVF_FLAT`` with ``metric_type="IP"``.
+``uri``: a local ``.db`` file (embedded milvus-lite, as in the tests) or ``http://host:19530`` (a Milvus server or
+cluster, the same client); a token for a server comes from ``MILVUS_TOKEN``. Collection schema: ``id`` INT64 primary
+key, ``vector`` FLOAT_VECTOR(width) holding :meth:`SpaceCodec.database_form`; the stored points are recovered from it
+(:meth:`SpaceCodec.from_database_form`). The collection property ``hyperalign`` records format, space, curvature and
+width; opening a collection built for another is an :class:`~hyperalign.index.space.IndexFileError`. Index kinds:
+``flat`` -> ``FLAT``, ``hnsw`` -> ``HNSW`` (``M``, ``efConstruction``; search ``ef``), ``ivf`` -> ``IVF_FLAT``
+(``nlist``, which must be given; search ``nprobe``). Milvus builds its graphs with the inner product of database
+forms itself, so for ``hnsw`` the FAISS backend (graph on tangent vectors) is the more accurate choice.
 Deployment: docs/vector-database.md.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from hyperalign.geometry import lorentz
-from hyperalign.index.lorentz_index import IndexFileError, _as_ids, as_points
+from hyperalign.index.space import IndexFileError, SpaceCodec
+from hyperalign.index.store import IndexSpec, StoreSpec
 
-FORMAT = "hyperalign-milvus-lorentz/1"
+FORMAT = "hyperalign-milvus-lorentz/2"
+TOKEN_ENV = "MILVUS_TOKEN"
+_INSERT_ROWS = 2048
+_GET_ROWS = 4096
 
 
-def _client(uri: str, token: str | None) -> Any:
+def _client(uri: str) -> Any:
     try:
         from pymilvus import MilvusClient
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the Milvus backend needs pymilvus (and milvus-lite for a local file): pip install pymilvus milvus-lite") from e
+        raise ImportError("the Milvus backend needs pymilvus (and milvus-lite for a local file): pip install 'hyperalign[milvus]'") from e
+    token = os.environ.get(TOKEN_ENV)
     return MilvusClient(uri, token=token) if token else MilvusClient(uri)
 
 
-class MilvusLorentzIndex:
-    """Points of one space with int64 ids and JSON metadata in a Milvus collection, searched by Lorentz distance.
+def _index_params(spec: IndexSpec) -> tuple[str, dict[str, Any]]:
+    if spec.kind == "flat":
+        return "FLAT", {}
+    if spec.kind == "hnsw":
+        return "HNSW", {"M": spec.hnsw_m, "efConstruction": spec.ef_construction}
+    if spec.nlist is None:
+        raise ValueError("a Milvus IVF index is built before its points arrive: give nlist (e.g. --nlist 1024)")
+    return "IVF_FLAT", {"nlist": spec.nlist}
 
-    ``uri``: a local ``.db`` file (milvus-lite) or ``http://host:19530`` (a Milvus server or cluster).
-    """
 
-    def __init__(
-        self,
-        uri: str,
-        collection: str,
-        dim: int,
-        curvature: float | None,
-        *,
-        index_type: str = "FLAT",
-        index_params: dict[str, Any] | None = None,
-        search_params: dict[str, Any] | None = None,
-        rerank_factor: int = 2,
-        token: str | None = None,
-    ) -> None:
-        if dim < 1:
-            raise ValueError(f"dim must be >= 1; got {dim}")
-        if curvature is not None and not (math.isfinite(curvature) and curvature > 0):
-            raise ValueError(f"curvature must be finite and > 0, or None for a cosine space; got {curvature}")
-        if rerank_factor < 1:
-            raise ValueError(f"rerank_factor must be >= 1; got {rerank_factor}")
-        self.dim = dim
-        self.curvature = None if curvature is None else float(curvature)
-        self.collection = collection
-        self.rerank_factor = rerank_factor
-        self.search_params = search_params or {}
-        self._client = _client(uri, token)
-        self._describe = {"format": FORMAT, "space": self.space, "curvature": self.curvature, "dim": dim}
-        if self._client.has_collection(collection):
-            self._check_existing(uri)
-        else:
-            self._create(index_type, index_params or {})
-        self._client.load_collection(collection)
+class MilvusStore:
+    """Points of one codec with int64 ids in the Milvus collection ``where.collection`` at ``where.uri``."""
 
-    @property
-    def space(self) -> str:
-        return "cosine" if self.curvature is None else "lorentz"
+    def __init__(self, codec: SpaceCodec, spec: IndexSpec, where: StoreSpec) -> None:
+        self.codec = codec
+        self.spec = spec
+        self.uri = str(where.uri)
+        self.collection = str(where.collection)
+        self._where = f"{self.uri} collection {self.collection!r}"
+        self._client = _client(self.uri)
 
-    @property
-    def width(self) -> int:
-        return self.dim + 1 if self.curvature is not None else self.dim
-
-    def _create(self, index_type: str, index_params: dict[str, Any]) -> None:
+    @classmethod
+    def create(cls, codec: SpaceCodec, spec: IndexSpec, where: StoreSpec) -> MilvusStore:
+        """A new empty collection; one this tool created before (it has the ``hyperalign`` property) is replaced,
+        any other is refused."""
         from pymilvus import DataType
 
-        schema = self._client.create_schema(auto_id=False)
+        store = cls(codec, spec, where)
+        index_type, index_params = _index_params(spec)
+        client, name = store._client, store.collection
+        if client.has_collection(name):
+            store._saved()  # refuses a collection this tool did not create
+            client.drop_collection(name)
+        schema = client.create_schema(auto_id=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.width)
-        schema.add_field("meta", DataType.JSON)
-        params = self._client.prepare_index_params()
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=codec.width)
+        params = client.prepare_index_params()
         params.add_index(field_name="vector", index_type=index_type, metric_type="IP", params=index_params)
-        self._client.create_collection(
-            self.collection, schema=schema, index_params=params, properties={"hyperalign": json.dumps(self._describe)}
-        )
+        describe = {"format": FORMAT, **codec.describe()}
+        client.create_collection(name, schema=schema, index_params=params, properties={"hyperalign": json.dumps(describe)})
+        client.load_collection(name)
+        return store
 
-    def _check_existing(self, uri: str) -> None:
-        where = f"{uri} collection {self.collection!r}"
+    @classmethod
+    def open(cls, codec: SpaceCodec, spec: IndexSpec, where: StoreSpec, directory: Path, count: int) -> MilvusStore:
+        """The existing collection, checked against the codec and the ``count`` the index metadata records."""
+        store = cls(codec, spec, where)
+        if not store._client.has_collection(store.collection):
+            raise IndexFileError(f"{store._where}: no such collection; the index in {directory} needs it, rebuild it")
+        codec.check(store._saved(), store._where)
+        store._client.load_collection(store.collection)
+        if len(store) != count:
+            raise IndexFileError(f"{store._where}: holds {len(store)} points, but {directory} records {count}; rebuild it")
+        return store
+
+    def _saved(self) -> dict[str, Any]:
+        properties = self._client.describe_collection(self.collection).get("properties", {})
         try:
-            saved = json.loads(self._client.describe_collection(self.collection).get("properties", {}).get("hyperalign", ""))
+            saved = json.loads(properties.get("hyperalign", ""))
         except json.JSONDecodeError:
-            raise IndexFileError(f"{where}: not a hyperalign collection (no 'hyperalign' property); refusing to use it") from None
+            raise IndexFileError(f"{self._where}: not a hyperalign collection (no 'hyperalign' property); refusing to use it") from None
         if not isinstance(saved, dict) or saved.get("format") != FORMAT:
-            raise IndexFileError(f"{where}: format: expected {FORMAT!r}, got {saved!r}")
-        if saved.get("space") != self.space or saved.get("dim") != self.dim:
-            raise IndexFileError(
-                f"{where}: built for a {saved.get('space')} space of width {saved.get('dim')}, "
-                f"but the model gives a {self.space} space of width {self.dim}; rebuild it"
-            )
-        if self.curvature is not None and not math.isclose(saved["curvature"], self.curvature, rel_tol=1e-6):
-            raise IndexFileError(
-                f"{where}: curvature: built for c={saved['curvature']!r}, the model has c={self.curvature!r}; rebuild it"
-            )
-
-    def _points(self, x: Any, what: str) -> torch.Tensor:
-        t = as_points(x, self.dim, what)
-        if self.curvature is None:
-            norms = t.norm(dim=-1, keepdim=True)
-            if bool((norms == 0).any()):
-                raise ValueError(f"{what}: a cosine-space index cannot hold or query the zero vector")
-            t = t / norms
-        return t
+            raise IndexFileError(f"{self._where}: format: expected {FORMAT!r}, got {saved!r}")
+        return saved
 
     def __len__(self) -> int:
         self._client.flush(self.collection)
         return int(self._client.get_collection_stats(self.collection)["row_count"])
 
-    def add(self, points: Any, ids: Any, metadata: Sequence[dict[str, Any]] | None = None) -> None:
-        """Insert points (N, dim) with int64 ids (>= 0, new) and optional JSON-serialisable metadata per point."""
-        x = self._points(points, "points")
-        new_ids = _as_ids(ids, len(x))
-        if metadata is not None and len(metadata) != len(x):
-            raise ValueError(f"metadata: expected {len(x)} entries to match the points, got {len(metadata)}")
-        if len(x) == 0:
+    @property
+    def ids(self) -> np.ndarray:
+        found: list[int] = []
+        iterator = self._client.query_iterator(self.collection, batch_size=_GET_ROWS, filter="id >= 0", output_fields=["id"])
+        try:
+            while batch := iterator.next():
+                found += [int(r["id"]) for r in batch]
+        finally:
+            iterator.close()
+        return np.sort(np.asarray(found, dtype=np.int64))
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        present: set[int] = set()
+        for s in range(0, len(ids), _GET_ROWS):
+            rows = self._client.get(self.collection, ids=ids[s : s + _GET_ROWS].tolist(), output_fields=["id"])
+            present |= {int(r["id"]) for r in rows}
+        return np.array([int(i) in present for i in ids], dtype=bool)
+
+    def add(self, points: torch.Tensor, ids: np.ndarray) -> None:
+        if len(points) == 0:
             return
-        clash = self._client.get(self.collection, ids=new_ids.tolist(), output_fields=["id"])
-        if clash:
-            raise ValueError(f"ids: {[r['id'] for r in clash][:5]} are already in the collection")
-        forms = (lorentz.mips_database(x, self.curvature) if self.curvature is not None else x).float().numpy()
-        rows = [
-            {"id": int(i), "vector": v.tolist(), "meta": (metadata[j] if metadata is not None else {})}
-            for j, (i, v) in enumerate(zip(new_ids, forms))
-        ]
-        for s in range(0, len(rows), 2048):
-            self._client.insert(self.collection, rows[s : s + 2048])
+        forms = self.codec.database_form(points)
+        rows = [{"id": int(i), "vector": v.tolist()} for i, v in zip(ids, forms)]
+        for s in range(0, len(rows), _INSERT_ROWS):
+            self._client.insert(self.collection, rows[s : s + _INSERT_ROWS])
         self._client.flush(self.collection)
 
-    def _space_part(self, stored: np.ndarray) -> np.ndarray:
-        return stored[:, 1:] if self.curvature is not None else stored
+    def _search_params(self) -> dict[str, Any]:
+        if self.spec.kind == "hnsw":
+            return {"ef": max(self.spec.ef_search, 1)}
+        if self.spec.kind == "ivf":
+            return {"nprobe": self.spec.nprobe}
+        return {}
 
-    def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest stored points of each query (Q, dim), re-ranked exactly; see the module docstring."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1; got {k}")
-        q = self._points(queries, "queries")
-        dist = np.full((len(q), k), np.inf, dtype=np.float32)
-        ids = np.full((len(q), k), -1, dtype=np.int64)
-        if len(q) == 0:
-            return dist, ids
-        forms = (lorentz.mips_query(q, self.curvature) if self.curvature is not None else q).float().numpy()
+    def candidates(self, queries: torch.Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = np.full((len(queries), n), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), n), -1, dtype=np.int64)
+        if len(queries) == 0 or n == 0:
+            return scores, ids
+        params = self._search_params()
+        if self.spec.kind == "hnsw":
+            params["ef"] = max(params["ef"], n)  # Milvus requires ef >= limit
         hits = self._client.search(
-            self.collection, data=forms.tolist(), limit=k * self.rerank_factor, output_fields=["vector"],
-            search_params={"metric_type": "IP", "params": self.search_params},
-        )
-        q32 = q.float()
+            self.collection, data=self.codec.query_form(queries).tolist(), limit=n,
+            search_params={"metric_type": "IP", "params": params},
+        )  # fmt: skip
         for row, found in enumerate(hits):
-            if not found:
-                continue
-            cand_ids = np.array([h["id"] for h in found], dtype=np.int64)
-            cand = torch.from_numpy(self._space_part(np.array([h["entity"]["vector"] for h in found], dtype=np.float32)))
-            if self.curvature is not None:
-                d = lorentz.dist(q32[row].unsqueeze(0), cand, self.curvature).numpy()
-            else:
-                d = (1.0 - cand @ q32[row]).numpy()
-            order = np.lexsort((cand_ids, d))[:k]
-            dist[row, : len(order)] = d[order]
-            ids[row, : len(order)] = cand_ids[order]
-        return dist, ids
+            m = len(found)
+            scores[row, :m] = [h["distance"] for h in found]
+            ids[row, :m] = [h["id"] for h in found]
+        return scores, ids
 
-    def metadata(self, ids: Any) -> list[dict[str, Any]]:
-        """Stored metadata of ``ids`` in the given order; ``KeyError`` naming unknown ids."""
-        wanted = [int(i) for i in np.atleast_1d(np.asarray(ids, dtype=np.int64))]
-        rows = {r["id"]: r["meta"] for r in self._client.get(self.collection, ids=wanted, output_fields=["meta"])}
-        missing = [i for i in wanted if i not in rows]
+    def points(self, ids: np.ndarray) -> np.ndarray:
+        wanted, inverse = np.unique(np.asarray(ids, dtype=np.int64), return_inverse=True)
+        forms: dict[int, list[float]] = {}
+        for s in range(0, len(wanted), _GET_ROWS):
+            rows = self._client.get(self.collection, ids=wanted[s : s + _GET_ROWS].tolist(), output_fields=["vector"])
+            forms.update((int(r["id"]), r["vector"]) for r in rows)
+        missing = [int(i) for i in wanted if int(i) not in forms]
         if missing:
-            raise KeyError(f"ids not in the collection: {missing[:5]}")
-        return [rows[i] for i in wanted]
+            raise KeyError(f"ids not in the index: {missing[:5]}")
+        stored = self.codec.from_database_form(np.array([forms[int(i)] for i in wanted], dtype=np.float32))
+        return stored[inverse.reshape(-1)]
+
+    def scan(self, block: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        all_ids = self.ids
+        for s in range(0, len(all_ids), block):
+            chunk = all_ids[s : s + block]
+            yield chunk, self.points(chunk)
+
+    def describe(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {"pymilvus": version("pymilvus")}
+
+    def save(self, directory: Path) -> None:
+        """The points live in the collection; the index metadata records where."""
+        self._client.flush(self.collection)
 
     def drop(self) -> None:
         """Delete the collection."""

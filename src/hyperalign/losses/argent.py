@@ -18,18 +18,20 @@ exact form can drop in:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor, nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from hyperalign.geometry import lorentz
+from hyperalign.losses.base import LossOutput, Objective
 from hyperalign.losses.contrastive import multi_positive_infonce
 from hyperalign.losses.pairing import training_positives
-from hyperalign.model.scalars import BoundedLogScalar
 
 if TYPE_CHECKING:
-    from hyperalign.losses.objective import LossConfig
+    from hyperalign.losses.config import LossConfig
 
 WeightFunction = Callable[[Tensor], Tensor]
 
@@ -40,6 +42,25 @@ def one_minus_exp_distance(distance: Tensor) -> Tensor:
 
 
 WEIGHT_FUNCTIONS: dict[str, WeightFunction] = {"one_minus_exp_distance": one_minus_exp_distance}
+
+
+class ArgentLossConfig(BaseModel):
+    """ARGENT-only settings, the section ``loss.argent`` (read when ``loss.method`` is ``argent``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    norm_weight: float = Field(0.2, ge=0, description="weight of the norm regulariser L_norm")
+    weight_function: Literal["one_minus_exp_distance"] = Field(
+        "one_minus_exp_distance", description="adaptive weight h of L_AdaEnt (see hyperalign.losses.argent)"
+    )
+
+
+def argent_weights(cfg: LossConfig) -> dict[str, float]:
+    """Weights of ARGENT's terms: ``loss.contrastive_weight``, ``loss.ordering_weight`` (L_AdaEnt) and
+    ``loss.argent.norm_weight``."""
+    section: ArgentLossConfig = cfg.section("argent")
+    return {"contrastive_loss": cfg.contrastive_weight, "adaptive_entailment_loss": cfg.ordering_weight,
+            "norm_loss": section.norm_weight}
 
 
 def adaptive_entailment_loss(
@@ -57,25 +78,21 @@ def norm_regulariser(parents: Tensor, c: Tensor | float, K: float = 0.1) -> Tens
     return torch.relu(2.0 * K / c.sqrt() - parents.norm(dim=-1)).mean()
 
 
-class ArgentLoss(nn.Module):
+class ArgentLoss(Objective):
     """Named terms ``contrastive_loss`` (InfoNCE on ``-d_L / tau``), ``adaptive_entailment_loss`` (captions entail
     their positive shapes) and ``norm_loss`` (on the batch's captions, the parents)."""
 
     def __init__(self, cfg: LossConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.weight = WEIGHT_FUNCTIONS[cfg.argent.weight_function]
-        self.temperature = BoundedLogScalar(
-            cfg.temperature, cfg.temperature_min, cfg.temperature_max, cfg.learn_temperature, name="temperature"
-        )
+        super().__init__(cfg)
+        self.weight = WEIGHT_FUNCTIONS[cfg.section("argent").weight_function]
 
-    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> dict[str, Tensor]:
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> LossOutput:
         """``text`` (B, n), ``points`` (N, n) embedded; ``positives`` (B, N): caption i describes shape j."""
         pos = training_positives(positives, self.cfg.pairing)
         c = space.c()
         i, j = pos.nonzero(as_tuple=True)
-        return {
+        return LossOutput({
             "contrastive_loss": multi_positive_infonce(space.pairwise_distance(text, points), pos, self.temperature()),
             "adaptive_entailment_loss": adaptive_entailment_loss(text[i], points[j], c, self.weight),
             "norm_loss": norm_regulariser(text, c, self.cfg.aperture_K),
-        }
+        })

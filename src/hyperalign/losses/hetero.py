@@ -32,14 +32,32 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from hyperalign.geometry import lorentz
+from hyperalign.losses.base import LossOutput, Objective
 from hyperalign.losses.contrastive import multi_positive_infonce
 from hyperalign.losses.entailment import cone_violation
 from hyperalign.losses.pairing import training_positives
-from hyperalign.model.scalars import BoundedLogScalar
 
 if TYPE_CHECKING:
-    from hyperalign.losses.objective import LossConfig
+    from hyperalign.losses.config import LossConfig
+
+
+class HeteroLossConfig(BaseModel):
+    """Alignment-across-trees-only settings, the section ``loss.hetero`` (read when ``loss.method`` is ``hetero``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intra_weight: float = Field(0.5, ge=0, description="weight of the intra-modal entailment loss")
+    cross_weight: float = Field(0.5, ge=0, description="weight of the cross-modal entailment loss")
+
+
+def hetero_weights(cfg: LossConfig) -> dict[str, float]:
+    """Weights of the terms: ``loss.contrastive_weight`` and ``loss.hetero.{intra,cross}_weight``."""
+    section: HeteroLossConfig = cfg.section("hetero")
+    return {"contrastive_loss": cfg.contrastive_weight, "intra_entailment_loss": section.intra_weight,
+            "cross_entailment_loss": section.cross_weight}
 
 
 def group_mean(v: Tensor, groups: Tensor) -> tuple[Tensor, Tensor]:
@@ -76,17 +94,9 @@ def _mean(x: Tensor) -> Tensor:
     return x.sum() / max(1, x.numel())
 
 
-class HeteroLoss(nn.Module):
-    """The named terms of alignment across trees; ``needs_levels`` asks the loop for each item's level captions."""
-
-    needs_levels = True
-
-    def __init__(self, cfg: LossConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.temperature = BoundedLogScalar(
-            cfg.temperature, cfg.temperature_min, cfg.temperature_max, cfg.learn_temperature, name="temperature"
-        )
+class HeteroLoss(Objective):
+    """The named terms of alignment across trees; its registry entry asks the loop for the ``levels`` batch input
+    (each item's level captions and tree nodes). Returns ``c3*`` as the new chart curvature."""
 
     def forward(
         self,
@@ -98,10 +108,11 @@ class HeteroLoss(nn.Module):
         level_text: Tensor,
         level_caption_ids: Tensor,
         level_node_ids: Tensor,
-    ) -> dict[str, Tensor]:
+    ) -> LossOutput:
         """``text``, ``points`` (B, n) in the space's chart; ``positives`` (B, B); ``level_text`` (B, L, n) the
         embedded level captions (rows where ``level_caption_ids`` is -1 are ignored); ``level_node_ids`` (B, L) the
-        items' tree node at each level (-1: none; the last level is the item itself)."""
+        items' tree node at each level (-1: none; the last level is the item itself). The output's
+        ``chart_curvature`` is this batch's ``c3*``, detached."""
         if level_text.shape[:2] != level_caption_ids.shape or level_caption_ids.shape != level_node_ids.shape:
             raise ValueError(
                 f"level inputs disagree: level_text {tuple(level_text.shape)}, level_caption_ids "
@@ -128,8 +139,9 @@ class HeteroLoss(nn.Module):
             cone_violation(point_tree_c[:, :-1], point_tree_c[:, 1:], c_p, K)[point_pairs],
         ])
         cross = cone_violation(lorentz.expmap0(v_levels, c3), lorentz.expmap0(p_nodes, c3), c3, K)[t_mask & p_mask]
-        return {
+        terms = {
             "contrastive_loss": multi_positive_infonce(distance, pos, self.temperature()),
             "intra_entailment_loss": _mean(intra),
             "cross_entailment_loss": _mean(cross),
         }
+        return LossOutput(terms, chart_curvature=c3.detach().clone())

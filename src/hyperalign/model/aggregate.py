@@ -31,6 +31,10 @@ def masked_mean(tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class MeanPool(nn.Module):
+    def scalars(self) -> dict[str, Tensor]:
+        """No learned scalars."""
+        return {}
+
     def forward(self, tokens: Tensor, mask: Tensor, space: nn.Module, modality: str) -> tuple[Tensor, Tensor]:
         return masked_mean(tokens, mask)
 
@@ -46,6 +50,10 @@ class ContributionAwarePool(nn.Module):
         super().__init__()
         self.geometry = geometry
         self.tau = BoundedLogScalar(tau_init, *tau_bounds, learnable=learn_tau, name="tau_agg")
+
+    def scalars(self) -> dict[str, Tensor]:
+        """Logged scalars: the aggregation temperature ``tau_agg``."""
+        return {"tau_agg": self.tau()}
 
     def token_distances(self, tokens: Tensor, anchor: Tensor, space: nn.Module, modality: str) -> Tensor:
         """Distance of every token to the anchor, (B, L), in float32.

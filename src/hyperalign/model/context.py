@@ -12,7 +12,7 @@ Speed and memory (CPU, where the paper-scale step was measured; see ``benchmarks
   for backward), so ``attention_dropout`` defaults to 0 while residual and feed-forward dropout stay at ``dropout``.
 * No work on padding: with padding in the batch, the per-token layers (norms, projections, feed-forward; most of
   the cost) run on the real tokens only, packed as (T, d), and only attention sees the padded (B, L) layout; callers
-  also trim a batch to its longest sequence (:meth:`hyperalign.train.setup.CaptionFeatures.batch`). A mask without
+  also trim a batch to its longest sequence (:meth:`hyperalign.runtime.features.CaptionFeatures.batch`). A mask without
   padding (point tokens) is not applied at all.
 * ``checkpoint=True`` recomputes each block in the backward pass instead of storing its activations (about a third
   more compute, activation memory of one block instead of all).

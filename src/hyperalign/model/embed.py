@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +20,7 @@ from torch import Tensor, nn
 from hyperalign.geometry import curvature as curv
 from hyperalign.geometry import lorentz
 from hyperalign.model.scalars import BoundedLogScalar, Curvature
+from hyperalign.model.space_kind import SpaceKind
 
 
 def _float32_island(x: Tensor) -> Tensor:
@@ -31,6 +31,10 @@ def _alphas(dim: int, alpha_init: float | None, alpha_max: float, modalities: tu
     """One bounded scale per modality, init ``alpha_init`` (default ``1/sqrt(dim)``), learned in log space."""
     a0 = alpha_init if alpha_init is not None else 1.0 / math.sqrt(dim)
     return nn.ModuleDict({m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities})
+
+
+def _alpha_scalars(space: _LorentzChart) -> dict[str, Tensor]:
+    return {f"alpha_{m}": a() for m, a in space.alpha.items()}
 
 
 class _LorentzChart(nn.Module, abc.ABC):
@@ -59,7 +63,7 @@ class _LorentzChart(nn.Module, abc.ABC):
 class LorentzSpace(_LorentzChart):
     """Lorentz embedding for two modalities with a shared curvature and one scale per modality."""
 
-    kind: Literal["lorentz"] = "lorentz"
+    kind: SpaceKind = "lorentz"
 
     def __init__(
         self,
@@ -78,13 +82,17 @@ class LorentzSpace(_LorentzChart):
     def c(self) -> Tensor:
         return self.curvature()
 
+    def scalars(self) -> dict[str, Tensor]:
+        """Logged scalars: the curvature and the scales."""
+        return {"curvature": self.c(), **_alpha_scalars(self)}
+
 
 class HeteroLorentzSpace(_LorentzChart):
     """Two learnable curvatures, ``c_t`` (text) and ``c_p`` (points), and the intermediate manifold between them.
 
     Representation: both modalities' points are stored in one chart, the Lorentz model of the *chart curvature*
-    ``c()`` (a buffer saved with the weights: the intermediate curvature ``c3*`` of the last training batch,
-    initially ``curvature_init``): ``forward`` returns ``expmap0(alpha_m z, c())``. A point's tangent vector at the
+    ``c()`` (a buffer saved with the weights: the intermediate curvature ``c3*`` of the last training batch, which
+    the training loop applies with :meth:`set_chart_curvature`; initially ``curvature_init``): ``forward`` returns ``expmap0(alpha_m z, c())``. A point's tangent vector at the
     origin, ``v = logmap0(x, c())``, is the same on every manifold, so the text manifold (``expmap0(v, c_t)``), the
     point manifold (``expmap0(v, c_p)``) and a batch's intermediate manifold (``expmap0(v, c3*)``) are each one exact
     :func:`~hyperalign.geometry.curvature.transfer` away; the hetero losses work there. Because every point is in
@@ -97,7 +105,7 @@ class HeteroLorentzSpace(_LorentzChart):
     intra-modal terms).
     """
 
-    kind: Literal["hetero"] = "hetero"
+    kind: SpaceKind = "hetero"
 
     def __init__(
         self,
@@ -131,23 +139,29 @@ class HeteroLorentzSpace(_LorentzChart):
     def intermediate(self, r_text: Tensor, r_points: Tensor) -> Tensor:
         """The intermediate curvature ``c3*`` of a batch whose tree nodes lie at raw radii ``r_text``, ``r_points``.
 
-        Rescales the radii (:func:`~hyperalign.geometry.curvature.rescale_radii`), solves for ``c3*`` by
-        golden-section search with implicit-function gradients to ``c_t`` and ``c_p``, and, in training mode,
-        stores it (detached) as the chart curvature used from the next forward pass on.
+        Rescales the radii (:func:`~hyperalign.geometry.curvature.rescale_radii`) and solves for ``c3*`` by
+        golden-section search with implicit-function gradients to ``c_t`` and ``c_p``. Pure: the chart is changed
+        only by :meth:`set_chart_curvature`.
         """
         c_t, c_p = self.modality_c("text"), self.modality_c("points")
         r_p, r_t = curv.rescale_radii(r_points, r_text, c_p, c_t)
-        c3 = curv.intermediate_curvature(c_p, c_t, r_p, r_t, self.search_tol, self.search_max_iter)
-        if self.training:
-            # a new tensor, not copy_(): this batch's graph saved the old chart value for its backward pass
-            self.chart_curvature = c3.detach().clone()
-        return c3
+        return curv.intermediate_curvature(c_p, c_t, r_p, r_t, self.search_tol, self.search_max_iter)
+
+    @torch.no_grad()
+    def set_chart_curvature(self, c: Tensor) -> None:
+        """Make ``c`` (a 0-d curvature, e.g. a training batch's ``c3*``) the chart curvature, in place (the buffer is
+        saved with the weights). Call it after the backward pass of any graph that read the old value."""
+        self.chart_curvature.copy_(c.detach())
+
+    def scalars(self) -> dict[str, Tensor]:
+        """Logged scalars: the chart curvature, ``c_t``, ``c_p`` and the scales."""
+        return {"curvature": self.c(), **{f"curvature_{m}": c() for m, c in self.curvatures.items()}, **_alpha_scalars(self)}
 
 
 class EuclideanSpace(nn.Module):
     """Unit-sphere embedding with cosine similarity (the Eu+MP / Eu+CA ablations)."""
 
-    kind: Literal["euclidean"] = "euclidean"
+    kind: SpaceKind = "euclidean"
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -155,6 +169,10 @@ class EuclideanSpace(nn.Module):
 
     def forward(self, z: Tensor, modality: str) -> Tensor:
         return nn.functional.normalize(_float32_island(z), dim=-1)
+
+    def scalars(self) -> dict[str, Tensor]:
+        """No learned scalars."""
+        return {}
 
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Cosine distance ``1 - cos`` (B, N): same ranking as the cosine similarity."""

@@ -24,6 +24,7 @@ from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.model.aggregate import ContributionAwarePool, MeanPool
 from hyperalign.model.context import ContextEncoder
 from hyperalign.model.embed import EuclideanSpace, HeteroLorentzSpace, LorentzSpace
+from hyperalign.model.space_kind import SpaceKind, is_hyperbolic
 
 
 class _Strict(BaseModel):
@@ -58,7 +59,7 @@ class SpaceConfig(_Strict):
     text and point curvatures, each bounded to [curvature_min, curvature_max], compared on an intermediate
     manifold) or ``euclidean`` (the ablations)."""
 
-    kind: Literal["lorentz", "hetero", "euclidean"] = "lorentz"
+    kind: SpaceKind = "lorentz"
     curvature_init: float = Field(1.0, gt=0)
     curvature_min: float = Field(0.1, gt=0)
     curvature_max: float = Field(10.0, gt=0)
@@ -104,13 +105,14 @@ class H2ARN(nn.Module):
             cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points", **extra
         )
         s = cfg.space
-        if s.kind in ("lorentz", "hetero"):
-            space_cls = LorentzSpace if s.kind == "lorentz" else HeteroLorentzSpace
-            self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace = space_cls(
+        self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace
+        if s.kind == "euclidean":
+            self.space = EuclideanSpace(cfg.dim)
+        else:
+            space_cls = HeteroLorentzSpace if s.kind == "hetero" else LorentzSpace
+            self.space = space_cls(
                 cfg.dim, s.curvature_init, (s.curvature_min, s.curvature_max), s.learn_curvature, s.alpha_init, s.alpha_max
             )
-        else:
-            self.space = EuclideanSpace(cfg.dim)
         self.text_pool = self._make_pool(cfg)
         self.point_pool = self._make_pool(cfg)
 
@@ -119,32 +121,57 @@ class H2ARN(nn.Module):
         a = cfg.aggregation
         if a.kind == "mean":
             return MeanPool()
-        geometry = "euclidean" if cfg.space.kind == "euclidean" else "lorentz"
+        geometry = "lorentz" if is_hyperbolic(cfg.space.kind) else "euclidean"
         return ContributionAwarePool(geometry, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
 
     @property
     def hyperbolic(self) -> bool:
-        return self.cfg.space.kind in ("lorentz", "hetero")
+        return is_hyperbolic(self.cfg.space.kind)
 
-    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d), weights (B, L)."""
-        h = self.text_context(tokens, mask)
-        z, w = self.text_pool(h, mask, self.space, "text")
-        return self.space(z, "text"), w
+    def scalars(self) -> dict[str, Tensor]:
+        """The model's learned scalars by logged name: the space's (curvatures, scales), then each pool's, suffixed
+        with its modality (``tau_agg_text``)."""
+        out = dict(self.space.scalars())
+        for m, pool in (("text", self.text_pool), ("points", self.point_pool)):
+            out.update({f"{k}_{m}": v for k, v in pool.scalars().items()})
+        return out
 
-    def embed_texts(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        """Raw captions through the trainable text tower (only when ``text.trainable``)."""
+    def _pool_text(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.text_pool(self.text_context(tokens, mask), mask, self.space, "text")
+
+    def _pool_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        tokens = self.point_tower(points)
+        return self._pool_point_tokens(tokens, tokens.new_ones(tokens.shape[:2], dtype=torch.bool))
+
+    def embed_text_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Text token features (B, L, text_dim) + mask (B, L, True = real) -> embedded points (B, d)."""
+        return self.space(self._pool_text(tokens, mask)[0], "text")
+
+    def text_token_weights(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Each token's weight in its caption's aggregate (B, L): rows sum to 1, padding gets 0."""
+        return self._pool_text(tokens, mask)[1]
+
+    def embed_texts(self, texts: Sequence[str]) -> Tensor:
+        """Raw captions through the trainable text tower (only when ``text.trainable``) -> embedded points (B, d)."""
         if not hasattr(self, "text_tower"):
             raise RuntimeError("this model has a frozen text tower: embed cached token features with embed_text_tokens")
         return self.embed_text_tokens(*self.text_tower(texts))
 
-    def embed_points(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """Point clouds (B, N, C) -> embedded points (B, d), token weights (B, L_p)."""
-        tokens = self.point_tower(points)
-        mask = tokens.new_ones(tokens.shape[:2], dtype=torch.bool)
-        h = self.point_context(tokens, mask)
-        z, w = self.point_pool(h, mask, self.space, "points")
-        return self.space(z, "points"), w
+    def _pool_point_tokens(self, tokens: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return self.point_pool(self.point_context(tokens, mask), mask, self.space, "points")
+
+    def embed_points(self, points: Tensor) -> Tensor:
+        """Point clouds (B, N, C) -> embedded points (B, d)."""
+        return self.space(self._pool_points(points)[0], "points")
+
+    def embed_point_tokens(self, tokens: Tensor, mask: Tensor) -> Tensor:
+        """Point-tower tokens (B, L_p, points.dim) + mask (B, L_p) -> embedded points (B, d): the model after its point
+        tower (as :meth:`embed_text_tokens` after the text tower)."""
+        return self.space(self._pool_point_tokens(tokens, mask)[0], "points")
+
+    def point_token_weights(self, points: Tensor) -> Tensor:
+        """Each point token's weight in its cloud's aggregate (B, L_p): rows sum to 1."""
+        return self._pool_points(points)[1]
 
     def pairwise_distance(self, text: Tensor, points: Tensor) -> Tensor:
         return self.space.pairwise_distance(text, points)

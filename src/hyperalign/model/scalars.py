@@ -19,8 +19,8 @@ class BoundedLogScalar(nn.Module):
 
     def __init__(self, init: float, low: float, high: float, learnable: bool = True, name: str = "scalar") -> None:
         super().__init__()
-        if not (0 < low <= init <= high):
-            raise ValueError(f"{name}: expected 0 < low <= init <= high, got low={low}, init={init}, high={high}")
+        if not (0 < low <= init <= high < math.inf):
+            raise ValueError(f"{name}: expected 0 < low <= init <= high < inf, got low={low}, init={init}, high={high}")
         self.name = name
         self.low = float(low)
         self.high = float(high)

@@ -22,8 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from hyperalign.data.io import PointCloudError, read_point_cloud
-from hyperalign.index import Hit, Index
+from hyperalign.data.formats import PointCloudError, read_point_cloud
+from hyperalign.runtime.index import Hit, Index
 
 STATIC_DIR = Path(__file__).with_name("static")
 # Plain formats only: HDF5 can link to other files, OBJ to material files, and NPZ archives can inflate far beyond
@@ -92,6 +92,7 @@ class HealthOut(BaseModel):
     space: str
     curvature: float | None
     kind: str
+    backend: str = Field(description="where the points live: faiss or milvus")
     dataset: str
     limits: dict[str, int]
 
@@ -198,6 +199,7 @@ def create_app(index: Index, limits: Limits | None = None) -> FastAPI:
             space=index.shapes.space,
             curvature=index.shapes.curvature,
             kind=index.shapes.spec.kind,
+            backend=index.shapes.backend,
             dataset=str(index.info.get("dataset", "")),
             limits={k: int(v) for k, v in asdict(limits).items()},
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from hyperalign.index import Index
+from hyperalign.runtime.index import Index
 from hyperalign.serve.app import Limits, create_app
 
 

@@ -30,13 +30,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from hyperalign import __version__
-from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
-from hyperalign.eval.evaluate import evaluate_view
-from hyperalign.train import distributed as D
 from hyperalign.atomic import write_text_atomic
-from hyperalign.train.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
-from hyperalign.train.config import TrainConfig, dump_config
-from hyperalign.train.setup import CaptionFeatures, RunModules, build_modules, caption_features, resolve_dataset
+from hyperalign.checkpoint import CheckpointManager, load_trainer_state, load_weights, resolve_checkpoint
+from hyperalign.config import TrainConfig, dump_config
+from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView
+from hyperalign.encoders.text import TextTower
+from hyperalign.eval.evaluate import evaluate_view
+from hyperalign.losses.registry import BatchInput, get_method
+from hyperalign.runtime.datasets import resolve_dataset
+from hyperalign.runtime.features import CaptionFeatures, caption_features
+from hyperalign.train import distributed as D
+from hyperalign.train.setup import RunModules, build_modules
 
 
 def param_groups(modules: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -78,23 +82,47 @@ def weighted_total(terms: dict[str, Tensor], weights: dict[str, float]) -> Tenso
     return total
 
 
+def level_inputs(
+    run: RunModules, feats: CaptionFeatures, batch: dict[str, Tensor], device: torch.device, bf16: bool
+) -> dict[str, Tensor]:
+    """The ``levels`` batch input: one caption per tree level embedded (zero rows where an item has none), with
+    caption and tree-node ids, all-gathered like the batch."""
+    level_ids = batch["level_caption_ids"]
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        flat = run.model.embed_text_tokens(*(t.to(device) for t in feats.batch(level_ids[level_ids >= 0])))
+    where = (level_ids >= 0).nonzero(as_tuple=True)
+    level_text = flat.new_zeros(*level_ids.shape, flat.shape[-1]).index_put(tuple(w.to(device) for w in where), flat)
+    return {"level_text": D.gather_with_grad(level_text), "level_caption_ids": D.gather_ids(level_ids.to(device)),
+            "level_node_ids": D.gather_ids(batch["level_node_ids"].to(device))}
+
+
+BatchInputBuilder = Callable[[RunModules, CaptionFeatures, dict[str, Tensor], torch.device, bool], dict[str, Tensor]]
+BATCH_INPUTS: dict[BatchInput, BatchInputBuilder] = {"levels": level_inputs}
+"""How the loop builds each extra batch input an objective may declare (:data:`hyperalign.losses.registry.BatchInput`)."""
+
+
 def _collate(batch: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     return {k: torch.stack([b[k] for b in batch]) for k in batch[0]}
 
 
 def _scalars(run: RunModules) -> dict[str, float]:
-    out = {"temperature": run.loss.temperature().item()}
-    space = run.model.space
-    if run.model.hyperbolic:
-        out["curvature"] = space.c().item()
-        for m, c in getattr(space, "curvatures", {}).items():  # HeteroLorentzSpace: c_text, c_points
-            out[f"curvature_{m}"] = c().item()
-        for m, a in space.alpha.items():
-            out[f"alpha_{m}"] = a().item()
-    for m, pool in (("text", run.model.text_pool), ("points", run.model.point_pool)):
-        if hasattr(pool, "tau"):
-            out[f"tau_agg_{m}"] = pool.tau().item()
-    return out
+    """Learned scalars logged each epoch: the objective's (temperature), then the model's (curvatures, scales,
+    aggregation temperatures)."""
+    return {k: v.item() for k, v in {**run.loss.scalars(), **run.model.scalars()}.items()}
+
+
+class TrainCallbacks:
+    """Hook points of :func:`train`; every method is a no-op here: subclass and override what you need (benchmarks
+    and tools observe a run this way instead of patching the loop)."""
+
+    def on_text_tower(self, tower: TextTower) -> None:
+        """The run's text tower, before it fills the feature cache (or, when trainable, before training)."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Before the training steps of ``epoch``."""
+
+    def on_epoch_end(self, epoch: int, record: dict[str, Any]) -> None:
+        """After the training steps of ``epoch`` (its losses and timings in ``record``), before validation."""
 
 
 @dataclass
@@ -117,12 +145,14 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     stop_after_epoch: int | None = None,
+    callbacks: TrainCallbacks | None = None,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir``; continue from its latest checkpoint when ``resume`` and one exists.
 
     ``stop_after_epoch`` ends the run early after that epoch (for tests of resume); the schedule is still the one
-    of ``optim.epochs``.
+    of ``optim.epochs``. ``callbacks`` observe the run (:class:`TrainCallbacks`).
     """
+    callbacks = callbacks or TrainCallbacks()
     D.init_from_env()
     main = D.is_main()
     say = (log or (lambda msg: None)) if main else (lambda msg: None)
@@ -139,7 +169,9 @@ def train(
     train_view = SplitView.build(dataset, table, "train")
     val_view = SplitView.build(dataset, table, "val")
     say(f"data: {dataset.root} ({len(train_view.items)} train / {len(val_view.items)} val shapes, {len(table.texts)} captions)")
-    feats = caption_features(cfg, table.texts, progress=progress and main)
+    tower = TextTower(cfg.model.text)
+    callbacks.on_text_tower(tower)
+    feats = caption_features(cfg, table.texts, tower, progress=progress and main)
     run = build_modules(cfg, feats.dim, feats.tower)
     train_store, val_store = PointStore(dataset, train_view.items), PointStore(dataset, val_view.items)
     dc = cfg.data
@@ -181,15 +213,17 @@ def train(
         "preprocessing": {
             "points_per_cloud": dc.points_per_cloud, "channels": dc.channels,
             "normalisation": "unit sphere (centroid, max radius 1)", "text_model": cfg.model.text.model,
-            "text_max_tokens": cfg.model.text.max_tokens,
+            "text_max_tokens": cfg.model.text.max_tokens, "up_axis": dataset.index.up_axis,
         },
         "dataset": str(dataset.root),
     }
     last_epoch = oc.epochs if stop_after_epoch is None else min(oc.epochs, stop_after_epoch)
     for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
+        callbacks.on_epoch_start(epoch)
         record = _train_epoch(run, forward, pairs, feats, optimizer, scheduler, cfg, epoch, progress and main)
         record["epoch_time_s"] = time.perf_counter() - t0
+        callbacks.on_epoch_end(epoch, record)
         record.update(_scalars(run))
         if main and (epoch % cfg.eval.every == 0 or epoch == oc.epochs):
             val = evaluate_view(
@@ -233,7 +267,8 @@ def _train_epoch(
         pairs, batch_size=cfg.optim.batch_size // D.world_size(), sampler=sampler, collate_fn=_collate,
         num_workers=cfg.data.num_workers, persistent_workers=False,
     )
-    weights = cfg.loss.weights()
+    method = get_method(cfg.loss.method)
+    weights = method.weights(cfg.loss)
     bf16 = cfg.optim.precision == "bf16"
     sums: dict[str, float] = {}
     n_steps, wait = 0, 0.0
@@ -247,16 +282,11 @@ def _train_epoch(
         text, points = D.gather_with_grad(text), D.gather_with_grad(points)
         caption_ids, shape_ids = (D.gather_ids(batch[k].to(device)).cpu() for k in ("caption_id", "shape_id"))
         positives = pairs.view.positives(caption_ids, shape_ids).to(device)
-        levels: dict[str, Tensor] = {}
-        if getattr(run.loss, "needs_levels", False):  # one caption per tree level, and tree nodes (losses/hetero.py)
-            level_ids = batch["level_caption_ids"]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                flat = run.model.embed_text_tokens(*(t.to(device) for t in feats.batch(level_ids[level_ids >= 0])))[0]
-            where = (level_ids >= 0).nonzero(as_tuple=True)
-            level_text = flat.new_zeros(*level_ids.shape, flat.shape[-1]).index_put(tuple(w.to(device) for w in where), flat)
-            levels = {"level_text": D.gather_with_grad(level_text), "level_caption_ids": D.gather_ids(level_ids.to(device)),
-                      "level_node_ids": D.gather_ids(batch["level_node_ids"].to(device))}
-        terms = run.loss(text, points, positives, run.model.space, **levels)
+        inputs: dict[str, Tensor] = {}
+        for name in sorted(method.batch_inputs):
+            inputs |= BATCH_INPUTS[name](run, feats, batch, device, bf16)
+        out = run.loss(text, points, positives, run.model.space, **inputs)
+        terms = out.terms
         total = weighted_total(terms, weights)
         if not bool(torch.isfinite(total)):
             raise NonFiniteLossError(
@@ -269,6 +299,8 @@ def _train_epoch(
             torch.nn.utils.clip_grad_norm_(run.parameters(), cfg.optim.grad_clip)
         optimizer.step()
         scheduler.step()
+        if out.chart_curvature is not None:
+            run.model.space.set_chart_curvature(out.chart_curvature)
         for k, v in {**terms, "loss": total}.items():
             sums[k] = sums.get(k, 0.0) + v.item()
         n_steps += 1

@@ -101,16 +101,16 @@ def plot_norm_histogram(radii: np.ndarray, depths: Sequence[int], path: Path, ti
 def plot_run(retriever, out_dir: str | Path, split: str = "test", data: str | Path | None = None) -> list[Path]:
     """Poincare-disk and norm-vs-depth plots of ``split``'s captions and shapes for a loaded model
     (:func:`hyperalign.load`); returns the written PNG paths (``poincare.png``, ``norms.png`` in ``out_dir``)."""
-    from hyperalign.data.layout import load_dataset
     from hyperalign.data.pairs import CaptionTable, PointStore, SplitView
     from hyperalign.eval.evaluate import embed_caption_ids, embed_store
-    from hyperalign.train.setup import caption_features, resolve_dataset
+    from hyperalign.runtime.datasets import resolve_dataset
+    from hyperalign.runtime.features import caption_features
 
     model = retriever.model
     if not model.hyperbolic:
         raise ValueError(f"{retriever.checkpoint}: plots need a hyperbolic model (model.space.kind is 'euclidean')")
     cfg = retriever.cfg
-    dataset = load_dataset(Path(data)) if data is not None else resolve_dataset(cfg)
+    dataset = resolve_dataset(cfg, data)
     table = CaptionTable.from_dataset(dataset)
     view = SplitView.build(dataset, table, split)
     features = caption_features(cfg, table.texts, retriever.tower, progress=False)
