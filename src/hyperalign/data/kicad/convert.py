@@ -36,7 +36,7 @@ from hyperalign.data.kicad import text as txt
 from hyperalign.data.kicad.footprints import Footprint, FootprintError, parse_footprint
 from hyperalign.data.kicad.mesh import ModelStats, convert_model
 from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, write_dataset
-from hyperalign.data.sweethome3d import item_split, name_split
+from hyperalign.data.sweethome3d.converter import item_split, name_split
 
 NAME = "kicad"
 LEVELS = ("library", "family", "variant", "instance")
@@ -283,7 +283,9 @@ def _convert(
                 model = models[rel]
                 target = out / _points(model)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                item_seed = int(np.random.SeedSequence([settings["seed"], zlib.crc32(rel.encode())]).generate_state(1)[0])
+                item_seed = int(
+                    np.random.SeedSequence([settings["seed"], zlib.crc32(rel.encode())]).generate_state(1)[0]
+                )
                 future = pool.submit(convert_model, data, rel, str(target), settings["points"], item_seed)
                 pending[future] = rel
                 while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
@@ -362,7 +364,9 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
 def _generic_tag_words(by_library: dict[str, list[Footprint]]) -> frozenset[str]:
     """Tag words (case-folded) used in at least :data:`GENERIC_TAG_SHARE` of the libraries: too common to tell a
     library apart ("pin", "pitch", "series")."""
-    counts = Counter(w for fps in by_library.values() for w in {w.casefold() for f in fps for w in txt.tag_words(f.tags)})
+    counts = Counter(
+        w for fps in by_library.values() for w in {w.casefold() for f in fps for w in txt.tag_words(f.tags)}
+    )
     return frozenset(w for w, n in counts.items() if n >= GENERIC_TAG_SHARE * len(by_library) and len(by_library) > 4)
 
 
@@ -438,14 +442,14 @@ def _readme(report: dict[str, Any]) -> str:
     return f"""# KiCad 3D component models (hyperalign layout)
 
 Converted by `hyperalign data kicad` from the Debian packages `kicad-packages3d` (the 3D models, VRML `.wrl`) and
-`kicad-footprints` (descriptions and tags), sources: `{report['source']['models']}`, `{report['source']['footprints']}`.
+`kicad-footprints` (descriptions and tags), sources: `{report["source"]["models"]}`, `{report["source"]["footprints"]}`.
 
-- {stats['items']} items, one per 3D model, {stats['points_per_item']} points each (xyz + rgb, unit sphere, z up;
+- {stats["items"]} items, one per 3D model, {stats["points_per_item"]} points each (xyz + rgb, unit sphere, z up;
   the model's size in millimetres is in each item's `meta.size_mm`).
-- Levels: library ({nodes['library']}) > family ({nodes['family']}) > variant ({nodes['variant']}) > instance (the
+- Levels: library ({nodes["library"]}) > family ({nodes["family"]}) > variant ({nodes["variant"]}) > instance (the
   footprints' descriptions and tags without links and generator notes).
-- `index.json`: family-disjoint split (train {fam['train']}, val {fam['val']}, test {fam['test']});
-  `index-items.json`: item split (train {it['train']}, val {it['val']}, test {it['test']}).
+- `index.json`: family-disjoint split (train {fam["train"]}, val {fam["val"]}, test {fam["test"]});
+  `index-items.json`: item split (train {it["train"]}, val {it["val"]}, test {it["test"]}).
 - `conversion-report.json`: settings, statistics and every skipped footprint or model with the reason.
 
 ## Licence

@@ -2,7 +2,7 @@
 
 KiCad's ``.wrl`` files (exported by kicad StepUp) hold one ``IndexedFaceSet`` per part with a ``Material`` per part
 (body, pins, marking); MeshLab merges them into one mesh whose vertices carry their material's diffuse colour. Points
-are drawn area-weighted by the project's mesh sampler, so each point takes the colour of its part. Coordinates are in
+are drawn area-weighted by the project's surface sampler, so each point takes the colour of its part. Coordinates are in
 VRML units of 0.1 inch (2.54 mm), z up (the board plane is z = 0).
 """
 
@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperalign.data._cloud import PointCloud
-from hyperalign.data._mesh import sample_mesh
-from hyperalign.data.io import normalize_unit_sphere, write_point_cloud
+from hyperalign.data.formats.cloud import PointCloud
+from hyperalign.data.formats.io import normalize_unit_sphere, write_point_cloud
+from hyperalign.data.formats.mesh import GREY, sample_surface, vertex_colourer
 
 MM_PER_UNIT = 2.54
-GREY = 0.5  # colour of a model without any material
 
 
 class ModelError(ValueError):
@@ -43,9 +42,13 @@ def convert_model(data: bytes, name: str, out: str, n_points: int, seed: int) ->
     vertices, faces, rgb = _read_vrml(data, name)
     if len(faces) == 0:
         raise ModelError(f"{name}: the model has no faces")
-    cloud = sample_mesh(Path(name), vertices, faces, rgb, n_points, seed)
-    colour = cloud.rgb if cloud.rgb is not None else np.full((len(cloud), 3), GREY, dtype=np.float32)
-    write_point_cloud(Path(out), PointCloud(normalize_unit_sphere(cloud.xyz), colour))
+    colourer = vertex_colourer(faces, rgb) if rgb is not None else None
+    try:
+        sample = sample_surface(vertices, faces, n_points, seed, colourer)
+    except ValueError as exc:
+        raise ModelError(f"{name}: {exc}") from None
+    colour = sample.rgb if sample.rgb is not None else np.full((n_points, 3), GREY)
+    write_point_cloud(Path(out), PointCloud(normalize_unit_sphere(sample.xyz), colour))
     extent = (vertices.max(axis=0) - vertices.min(axis=0)) * MM_PER_UNIT
     colours = len(np.unique(rgb, axis=0)) if rgb is not None else 0
     return ModelStats(len(vertices), len(faces), colours, tuple(round(float(v), 3) for v in extent))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from hyperalign.data._sh3f_text import article
+from hyperalign.data.sweethome3d.text import article
 
 # Component prefixes of the KiCad library conventions: the first name token -> what it denotes.
 PREFIXES = {
@@ -147,7 +147,7 @@ def tag_words(tags: str) -> list[str]:
 
 
 def library_caption(library: str, tags: Sequence[str], generic: frozenset[str] = frozenset()) -> str:
-    """"a component from the KiCad Package SO library, often tagged SOIC, SO": the tag words on at least a quarter of
+    """The library's caption, e.g. "a component from the KiCad Package SO library, often tagged SOIC, SO": the tag words on at least a quarter of
     the library's footprints, most frequent first, leaving out words of the library name and ``generic`` words
     (case-folded; e.g. those common to many libraries)."""
     named = {w.casefold() for w in _WORD.findall(readable(library))} | generic
@@ -161,7 +161,7 @@ def library_caption(library: str, tags: Sequence[str], generic: frozenset[str] =
 
 
 def family_caption(family: str, library: str, descrs: Sequence[str]) -> str:
-    """"<family> (<clauses all its descrs start with>), a family of the KiCad <library> library"."""
+    """The family's caption: "<family> (<clauses all its descrs start with>), a family of the KiCad <library> library"."""
     phrase = family_phrase(family)
     shared = [c for c in common_clauses(descrs) if c.casefold() != phrase.casefold()]
     detail = f" ({', '.join(shared)})" if shared else ""
@@ -169,7 +169,8 @@ def family_caption(family: str, library: str, descrs: Sequence[str]) -> str:
 
 
 def variant_caption(variant: str, family: str, library: str) -> str:
-    """"<variant as words>, a <family> variant in <library>" ("SOIC-8, a SOIC variant in Package SO")."""
+    """The variant's caption: "<variant as words>, a <family> variant in <library>" ("SOIC-8, an SOIC variant in
+    Package SO")."""
     phrase = family_phrase(family)
     return f"{readable(variant)}, {article(phrase)} {phrase} variant in {readable(library)}"
 
