@@ -346,8 +346,9 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
         if variant_id not in nodes:
             caption = txt.variant_caption(variant, family, library_id)
             nodes[variant_id] = Node(id=variant_id, parent=family_id, level="variant", captions=[caption])
+        meta = _meta(model, cache.done[model.key], n_points, seed)
         items.append(Item(id=model.item_id, points=_points(model), split="train", node=variant_id,
-                          captions=model.captions, meta=_meta(model, cache.done[model.key], n_points, seed)))  # fmt: skip
+                          captions=model.captions, meta=meta))  # fmt: skip
     libraries = [item.node.split("/")[0] for item in items if item.node]
     families = [item.node.rpartition("/")[0] for item in items if item.node]
     by_family_split = name_split(families, libraries, seed)

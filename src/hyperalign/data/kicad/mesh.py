@@ -51,7 +51,8 @@ def convert_model(data: bytes, name: str, out: str, n_points: int, seed: int) ->
     write_point_cloud(Path(out), PointCloud(normalize_unit_sphere(sample.xyz), colour))
     extent = (vertices.max(axis=0) - vertices.min(axis=0)) * MM_PER_UNIT
     colours = len(np.unique(rgb, axis=0)) if rgb is not None else 0
-    return ModelStats(len(vertices), len(faces), colours, tuple(round(float(v), 3) for v in extent))  # type: ignore[arg-type]
+    size = (round(float(extent[0]), 3), round(float(extent[1]), 3), round(float(extent[2]), 3))
+    return ModelStats(len(vertices), len(faces), colours, size)
 
 
 def _read_vrml(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

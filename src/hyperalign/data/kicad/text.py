@@ -39,7 +39,8 @@ _LINK_POINTER = re.compile(
     re.IGNORECASE,
 )
 _GENERATOR = re.compile(
-    r"[,;]?\s*\(?(?:generated|created|made)\s+(?:with|by|using)\s+[^,;()]*\)?|[,;]?\s*\(?script[- ]generated(?:\s+(?:with|by|using)\s+[^,;()]*)?\)?"
+    r"[,;]?\s*\(?(?:generated|created|made)\s+(?:with|by|using)\s+[^,;()]*\)?"
+    r"|[,;]?\s*\(?script[- ]generated(?:\s+(?:with|by|using)\s+[^,;()]*)?\)?"
     r"|[,;]?\s*[\[(]?(?:kicad )?stepup generated footprint[\])]?"
     r"|[,;]?\s*\(from kicad [0-9.]+!?\)",
     re.IGNORECASE,
@@ -147,9 +148,9 @@ def tag_words(tags: str) -> list[str]:
 
 
 def library_caption(library: str, tags: Sequence[str], generic: frozenset[str] = frozenset()) -> str:
-    """The library's caption, e.g. "a component from the KiCad Package SO library, often tagged SOIC, SO": the tag words on at least a quarter of
-    the library's footprints, most frequent first, leaving out words of the library name and ``generic`` words
-    (case-folded; e.g. those common to many libraries)."""
+    """The library's caption, e.g. "a component from the KiCad Package SO library, often tagged SOIC, SO": the tag
+    words on at least a quarter of the library's footprints, most frequent first, leaving out words of the library
+    name and ``generic`` words (case-folded; e.g. those common to many libraries)."""
     named = {w.casefold() for w in _WORD.findall(readable(library))} | generic
     counts = Counter(w.casefold() for t in tags for w in tag_words(t))
     spelling = {w.casefold(): w for t in tags for w in tag_words(t)}
@@ -161,7 +162,8 @@ def library_caption(library: str, tags: Sequence[str], generic: frozenset[str] =
 
 
 def family_caption(family: str, library: str, descrs: Sequence[str]) -> str:
-    """The family's caption: "<family> (<clauses all its descrs start with>), a family of the KiCad <library> library"."""
+    """The family's caption: "<family> (<clauses all its descrs start with>), a family of the KiCad <library>
+    library"."""
     phrase = family_phrase(family)
     shared = [c for c in common_clauses(descrs) if c.casefold() != phrase.casefold()]
     detail = f" ({', '.join(shared)})" if shared else ""
