@@ -15,17 +15,26 @@ correct if any item it describes is retrieved):
   on the item split also text -> shape R@1 / R@10 for items whose name is seen / unseen in training;
 * coarse class: text -> shape mAP;
 * room (the catalogue category, 12 of them): room-query -> shape mAP and shape -> room accuracy (nearest of the
-  room queries of :func:`hyperalign.data.sweethome3d.text.room_query`, never seen in training: zero-shot).
+  room queries of :func:`hyperalign.data.sweethome3d.text.room_query`, never seen in training: zero-shot);
+* open vocabulary: text -> shape R@1 / R@10 of the queries of ``--open-queries`` (WordNet synonym and hypernym
+  lemmas of the items' names and the catalogue's tags, none equal to a template caption:
+  :mod:`hyperalign.data.sweethome3d.open_queries`) that describe at least one test item, the ``tuning`` and
+  ``held_out`` parts apart (``open_tune_*``, ``open_held_*``). The held-out part is for reporting only. The file is
+  built from ``<data>/index.json`` and WordNet when it does not exist yet.
 
-References computed, not trained: ``chance`` (random distances, mean of 20 draws) and ``perfect room`` (items of the
-query's room first, in random order). Baselines trained with the same text side and loss: a size-only model (point
-tower ``box``: an MLP on the bounding-box extents) and a simple Euclidean model (plain PointNet + mean-pooled frozen
-MiniLM + cosine InfoNCE: ``ablation-eu-mp`` with no context layers). The point-tower pre-training option: H2ARN whose
-point tower starts from an ``h2arn-cpu`` run on the built-in demo data (``init_points_from``).
+References computed, not trained: ``chance`` (random distances, mean of 20 draws), ``perfect room`` (items of the
+query's room first, in random order) and ``MiniLM text-only`` (the frozen all-MiniLM-L6-v2 sentence embedding, mean
+pooled and normalised: an item's distance to a query is 1 - the best cosine between the query and the item's own
+captions, so it shows how much of each task the words alone solve; on name and instance queries it sees the answer).
+Baselines trained with the same text side and loss: a size-only model (point tower ``box``: an MLP on the
+bounding-box extents) and a simple Euclidean model (plain PointNet + mean-pooled frozen MiniLM + cosine InfoNCE:
+``ablation-eu-mp`` with no context layers). The point-tower pre-training option: H2ARN whose point tower starts from
+an ``h2arn-cpu`` run on the built-in demo data (``init_points_from``).
 
 Each run's scores are written to ``<work>/<split>/<run>/benchmark.json``; a rerun reuses them (``--fresh`` retrains),
-so an interrupted benchmark continues where it stopped. Writes ``realdata.json`` and ``realdata.md``. Nothing here
-asserts anything about time.
+so an interrupted benchmark continues where it stopped; ``--rescore`` scores recorded runs again from their best
+checkpoints with the current protocol (new metrics, no training, no new model selection). Writes ``realdata.json``
+and ``realdata.md``. Nothing here asserts anything about time.
 """
 
 from __future__ import annotations
@@ -45,13 +54,21 @@ from torch import Tensor
 
 import hyperalign
 from hyperalign.atomic import write_text_atomic
+from hyperalign.config import load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import Dataset, Item, load_dataset
 from hyperalign.data.pairs import PointStore
+from hyperalign.data.sweethome3d.open_queries import (
+    OpenQuerySet,
+    build_open_queries,
+    load_open_queries,
+    write_open_queries,
+)
 from hyperalign.data.sweethome3d.text import room_query
+from hyperalign.data.wordnet import WordNet
+from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.eval.evaluate import embed_store
 from hyperalign.eval.retrieval import average_precision, first_relevant_ranks
-from hyperalign.config import load_config
 from hyperalign.train.loop import train
 
 SPLITS = {"name": "index.json", "item": "index-items.json"}
@@ -76,8 +93,11 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Variants whose point tower starts from an h2arn-cpu run on the built-in demo data (same seed, preset epochs).
 PRETRAINED_ON_DEMO = {"H2ARN, points pre-trained on demo"}
 REFERENCES = ("chance", "perfect room")
+TEXT_ONLY = "MiniLM text-only"
+OPEN_PARTS = {"tuning": "open_tune", "held_out": "open_held"}  # query-set part -> metric prefix
+OPEN_QUERIES = Path(__file__).parent / "queries" / "sweethome3d-open.json"
 HEADLINE = ["name_R@1", "name_R@10", "name_mAP", "inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "class_mAP",
-            "room_mAP", "room_acc"]
+            "room_mAP", "room_acc", "open_tune_R@1", "open_tune_R@10", "open_held_R@1", "open_held_R@10"]
 ITEM_SPLIT_EXTRA = ["unseen_name_R@1", "unseen_name_R@10", "inst_t2s_R@1_seen", "inst_t2s_R@1_unseen"]
 
 
@@ -93,13 +113,21 @@ class Protocol:
     unseen_item: Tensor  # (S,) bool: the item's name has no item in the training split
 
     @classmethod
-    def build(cls, dataset: Dataset, split: str = "test") -> Protocol:
+    def build(cls, dataset: Dataset, split: str = "test", open_queries: OpenQuerySet | None = None) -> Protocol:
+        """Queries and relevance of ``split``; with ``open_queries``, one level per part (``open_tuning``,
+        ``open_held_out``) holding its queries that describe at least one item of the split."""
         items = dataset.items(split)
         train_names = {it.meta.get("name") for it in dataset.items("train")}
         described: dict[str, dict[str, set[int]]] = {}
         for s, item in enumerate(items):
             for rec in dataset.captions(item):
                 described.setdefault(rec.level, {}).setdefault(rec.text, set()).add(s)
+        position = {item.id: s for s, item in enumerate(items)}
+        for part in OPEN_PARTS if open_queries is not None else ():
+            for q in open_queries.part(part):
+                members = {position[i] for i in q.items if i in position}
+                if members:
+                    described.setdefault(f"open_{part}", {}).setdefault(q.text, set()).update(members)
         queries, relevance = {}, {}
         for level, texts in described.items():
             queries[level] = list(texts)
@@ -148,6 +176,11 @@ def protocol_metrics(p: Protocol, dist: dict[str, Tensor]) -> dict[str, float]:
     m["inst_rsum"] = 100.0 * sum(m[f"inst_{d}_R@{k}"] for d in ("t2s", "s2t") for k in (1, 5, 10))
     m["room_mAP"] = float(average_precision(dist["room_query"], p.room_relevance).mean())
     m["room_acc"] = float((dist["room_query"].argmin(dim=0) == p.item_room).double().mean())
+    for part, prefix in OPEN_PARTS.items():
+        if f"open_{part}" in dist:
+            open_ranks = first_relevant_ranks(dist[f"open_{part}"], rel[f"open_{part}"])
+            m[f"{prefix}_R@1"], m[f"{prefix}_R@10"] = _recall(open_ranks, 1), _recall(open_ranks, 10)
+            m[f"{prefix}_queries"] = float(len(open_ranks))
     unseen_q = (rel["instance"] & p.unseen_item).any(dim=1)
     if bool(unseen_q.any()) and not bool(unseen_q.all()):  # item split: names seen and unseen in training
         m["inst_t2s_R@1_seen"] = _recall(t2s[~unseen_q], 1)
@@ -177,6 +210,41 @@ def reference_metrics(p: Protocol, kind: str, draws: int = 20, seed: int = 0) ->
 
 
 @torch.no_grad()
+def sentence_embeddings(tower: TextTower, texts: list[str], batch_size: int = 64) -> Tensor:
+    """Sentence embeddings as all-MiniLM-L6-v2 is used (sentence-transformers): the mean of the token features over
+    the mask, L2-normalised; (len(texts), dim)."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        tokens, mask = tower(texts[start : start + batch_size])
+        pooled = (tokens * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp_min(1)
+        out.append(torch.nn.functional.normalize(pooled, dim=-1))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def text_only_metrics(p: Protocol, dataset: Dataset, tower: TextTower) -> dict[str, float]:
+    """The ``MiniLM text-only`` reference: distance(query, item) = 1 - max over the item's own captions (every
+    level, :meth:`Dataset.captions`) of the cosine between sentence embeddings."""
+    captions = sorted({rec.text for item in p.items for rec in dataset.captions(item)})
+    index = {text: k for k, text in enumerate(captions)}
+    owner = torch.zeros(len(captions), len(p.items), dtype=torch.bool)
+    for s, item in enumerate(p.items):
+        owner[[index[rec.text] for rec in dataset.captions(item)], s] = True
+    cos = sentence_embeddings(tower, p.all_texts()) @ sentence_embeddings(tower, captions).T  # (Q, C)
+    best = cos[:, :, None].masked_fill(~owner[None], -2.0).amax(dim=1)  # (Q, S)
+    return protocol_metrics(p, p.split_rows(1.0 - best.double()))
+
+
+def ensure_open_queries(path: Path, data: Path, say: Callable[[str], None]) -> OpenQuerySet:
+    """The query set at ``path``; built from ``data/index.json`` and the system WordNet first if it is missing."""
+    if not path.is_file():
+        queries = build_open_queries(load_dataset(data / SPLITS["name"]), WordNet.load())
+        write_open_queries(path, queries)
+        say(f"open-vocabulary queries written to {path}: " + ", ".join(f"{len(queries.part(p))} {p}" for p in OPEN_PARTS))
+    return load_open_queries(path)
+
+
+@torch.no_grad()
 def model_metrics(run_dir: Path, dataset: Dataset, p: Protocol) -> dict[str, float]:
     """Scores of the trained run in ``run_dir`` (its best checkpoint) on the protocol's items."""
     retriever = hyperalign.load(run_dir)
@@ -203,7 +271,11 @@ def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p
     run_dir = args.work / split / f"{variant.replace(' ', '-').replace('/', '')}-seed{seed}"
     record = run_dir / "benchmark.json"
     if record.is_file() and not args.fresh:
-        return json.loads(record.read_text())
+        out = json.loads(record.read_text())
+        if args.rescore and (run_dir / "best").is_dir():  # same checkpoint, today's protocol (e.g. new query sets)
+            out["test"] = model_metrics(run_dir, dataset, p)
+            write_text_atomic(record, json.dumps(out, indent=2))
+        return out
     if args.only_recorded:
         return None
     overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *DATA_SETTINGS, *extra, *args.set]
@@ -233,7 +305,10 @@ def markdown(result: dict) -> str:
     lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
         cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
-        lines += [f"\n## {split} split ({result['split_files'][split]})\n",
+        counts = rows.get("chance", {})
+        queries = (f"Open-vocabulary queries describing test items: {counts['open_tune_queries'][0]:.0f} tuning, "
+                   f"{counts['open_held_queries'][0]:.0f} held out.\n" if "open_held_queries" in counts else "")
+        lines += [f"\n## {split} split ({result['split_files'][split]})\n", queries,
                   "| model | runs | " + " | ".join(cols) + " | train s |", "|---" * (len(cols) + 3) + "|"]
         for name, row in rows.items():
             cells = []
@@ -263,6 +338,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
     parser.add_argument("--only-recorded", action="store_true",
                         help="train nothing: tabulate the runs that already have results (the table says how many)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score recorded runs again with the current protocol (their checkpoints, no training)")
+    parser.add_argument("--open-queries", type=Path, default=OPEN_QUERIES,
+                        help="open-vocabulary query file (built from --data and WordNet if missing)")
     args = parser.parse_args(argv)
     if not (args.data / SPLITS["name"]).is_file():
         raise SystemExit(f"{args.data}: no {SPLITS['name']}; run `hyperalign data sweethome3d --out {args.data}` first")
@@ -273,14 +352,17 @@ def main(argv: list[str] | None = None) -> None:
     t_start = time.perf_counter()
     table: dict[str, dict[str, dict]] = {}
     runs: list[dict] = []
+    open_queries = ensure_open_queries(args.open_queries, args.data, say)
+    tower = TextTower(TextTowerConfig(model="minilm", max_tokens=128))
     for split in args.splits:
         dataset = load_dataset(args.data / SPLITS[split])
-        p = Protocol.build(dataset)
+        p = Protocol.build(dataset, open_queries=open_queries)
         say(f"[{split}] {len(p.items)} test items, " + ", ".join(f"{len(q)} {lv} queries" for lv, q in p.queries.items())
             + f", {len(p.rooms)} rooms")
         table[split] = {}
         for ref in REFERENCES:
             table[split][ref] = {k: [v, 0.0] for k, v in reference_metrics(p, ref).items()} | {"runs": 0}
+        table[split][TEXT_ONLY] = {k: [v, 0.0] for k, v in text_only_metrics(p, dataset, tower).items()} | {"runs": 0}
         for variant in args.variants:
             done = [r for seed in args.seeds if (r := run_variant(variant, split, seed, args, p, dataset, say))]
             if not done:
@@ -296,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
             "R@K, mAP and accuracy as fractions; inst_rsum in percentage points. Training time is wall seconds per "
             "run on this machine (shared, so noisy).") + "".join(f"\n\n{n}" for n in args.note)
     result = {"benchmark": "realdata (Sweet Home 3D)", "data": str(args.data), "split_files": SPLITS, "seeds": args.seeds,
+              "open_queries": {"file": str(args.open_queries), "settings": open_queries.settings,
+                               "counts": {part: len(open_queries.part(part)) for part in OPEN_PARTS}},
               "machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
               "hyperalign": hyperalign.__version__, "wall_s": time.perf_counter() - t_start, "note": note,
               "table": table, "runs": runs}

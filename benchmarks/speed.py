@@ -48,15 +48,15 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _naive_attention import NaiveContextEncoder  # noqa: E402
-
 from hyperalign import __version__  # noqa: E402
-from hyperalign.eval.retrieval import cross_modal_metrics, first_relevant_ranks, rank_metrics  # noqa: E402
+from hyperalign.config import load_config  # noqa: E402
 from hyperalign.encoders.points import PointTowerConfig  # noqa: E402
+from hyperalign.eval.retrieval import cross_modal_metrics, first_relevant_ranks, rank_metrics  # noqa: E402
+from hyperalign.losses.base import Objective  # noqa: E402
 from hyperalign.losses.config import LossConfig  # noqa: E402
 from hyperalign.losses.registry import build_loss  # noqa: E402
 from hyperalign.model.h2arn import H2ARN, ContextConfig, ModelConfig, SpaceConfig  # noqa: E402
 from hyperalign.model.space_kind import SpaceKind, is_hyperbolic  # noqa: E402
-from hyperalign.config import load_config  # noqa: E402
 from hyperalign.train.loop import TrainCallbacks, make_optimizer, param_groups, weighted_total  # noqa: E402
 from hyperalign.train.setup import RunModules  # noqa: E402
 
@@ -379,14 +379,15 @@ def hyperbolic_ops(scale: Scale, repeats: int = 10) -> dict[str, dict[str, float
             run = build_run(replace(scale, layers=0), Variant(kind, space=kind))
             pool_t, pool_p, space, loss = run.model.text_pool, run.model.point_pool, run.model.space, run.loss
 
-            def pooled() -> tuple[Tensor, Tensor]:
+            # each closure is timed within its own iteration; the defaults bind this iteration's modules explicitly
+            def pooled(pool_t: nn.Module = pool_t, pool_p: nn.Module = pool_p, space: nn.Module = space) -> tuple[Tensor, Tensor]:
                 return pool_t(h_text, text_mask, space, "text")[0], pool_p(h_points, batch.point_mask, space, "points")[0]
 
-            def embedded() -> tuple[Tensor, Tensor]:
+            def embedded(pooled: Callable[[], tuple[Tensor, Tensor]] = pooled, space: nn.Module = space) -> tuple[Tensor, Tensor]:
                 zt, zp = pooled()
                 return space(zt, "text"), space(zp, "points")
 
-            def full() -> Tensor:
+            def full(embedded: Callable[[], tuple[Tensor, Tensor]] = embedded, loss: Objective = loss, space: nn.Module = space) -> Tensor:
                 x, y = embedded()
                 return weighted_total(loss(x, y, batch.positives, space).terms, loss.cfg.weights())
 

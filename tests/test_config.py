@@ -1,6 +1,12 @@
 import pytest
 
-from hyperalign.config import ConfigError, apply_overrides, dump_config, list_presets, load_config
+from hyperalign.config import (
+    ConfigError,
+    apply_overrides,
+    dump_config,
+    list_presets,
+    load_config,
+)
 
 ABLATIONS = ["ablation-no-ord", "ablation-no-agg", "ablation-no-both", "ablation-eu-mp", "ablation-eu-ca"]
 
@@ -15,7 +21,8 @@ def test_presets_are_listed_and_valid():
 
 def test_paper_preset_has_the_paper_settings():
     cfg = load_config("h2arn")
-    assert (cfg.model.dim, cfg.model.context.heads, cfg.model.context.layers) == (512, 8, 4)
+    assert (cfg.model.dim, cfg.model.context.heads, cfg.model.context.layers) == (512, 64, 6)
+    assert cfg.optim.schedule == "linear"
     assert (cfg.optim.lr, cfg.optim.betas, cfg.optim.epochs, cfg.optim.batch_size) == (2e-3, (0.91, 0.9993), 100, 256)
     assert (cfg.loss.temperature, cfg.loss.ordering_weight, cfg.loss.aperture_K) == (0.07, 0.2, 0.1)
     assert (cfg.model.space.curvature_init, cfg.model.space.curvature_min, cfg.model.space.curvature_max) == (1.0, 0.1, 10.0)
@@ -35,6 +42,26 @@ def test_ablations_differ_from_full_model_only_where_they_should():
         cfg = load_config(name)
         assert (cfg.model.space.kind, cfg.model.aggregation.kind, cfg.loss.ordering_weight) == (space, agg, lam)
         assert cfg.model.points == full.model.points and cfg.optim == full.optim
+        assert cfg.model.context == full.model.context and cfg.data == full.data
+
+
+def test_cpu_preset_keeps_the_paper_loss_and_optimiser_and_says_what_it_changes():
+    paper, cpu = load_config("h2arn"), load_config("h2arn-cpu")
+    assert (cpu.optim.lr, cpu.optim.betas, cpu.optim.warmup_frac) == (paper.optim.lr, paper.optim.betas, 0.1)
+    assert cpu.loss == paper.loss and cpu.model.space == paper.model.space
+    assert cpu.model.aggregation == paper.model.aggregation
+    assert cpu.optim.schedule == "cosine"  # explicit in its file, not the schema default
+    assert (cpu.model.dim, cpu.model.context.heads, cpu.model.context.layers) == (128, 4, 2)
+    for name in ABLATIONS:
+        assert load_config(name).optim.schedule == "cosine"
+
+
+def test_schedule_default_is_the_papers_linear_decay():
+    from hyperalign.config import TrainConfig
+
+    assert TrainConfig().optim.schedule == "linear"
+    with pytest.raises(ConfigError, match="optim.schedule"):
+        load_config("h2arn-cpu", ["optim.schedule=step"])
 
 
 def test_base_inheritance_and_overrides(tmp_path):

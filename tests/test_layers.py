@@ -192,7 +192,7 @@ def _modules_after(code: str) -> list[str]:
 
 
 def test_import_hyperalign_loads_no_serving_plotting_or_index_dependency():
-    loaded = _modules_after("import hyperalign\nassert hyperalign.__file__.startswith(%r)" % str(SRC))
+    loaded = _modules_after(f"import hyperalign\nassert hyperalign.__file__.startswith({str(SRC)!r})")
     assert not [m for m in loaded if m.split(".")[0] in HEAVY], loaded
     assert [m for m in loaded if m.startswith("hyperalign")] == ["hyperalign"]
 

@@ -31,10 +31,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from hyperalign.data.formats import PointCloudError
-    from hyperalign.data.layout import LayoutError
     from hyperalign.checkpoint import CheckpointError
     from hyperalign.config import ConfigError
+    from hyperalign.data.formats import PointCloudError
+    from hyperalign.data.layout import LayoutError
 
     return (ConfigError, CheckpointError, LayoutError, PointCloudError, FileNotFoundError, ValueError)
 
@@ -223,8 +223,8 @@ def train(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Train a model from a config; model selection on the validation split."""
-    from hyperalign.train import distributed
     from hyperalign.config import load_config
+    from hyperalign.train import distributed
     from hyperalign.train.loop import train as run_training
 
     overrides = list(set_) + ([f"data.path={data}"] if data is not None else [])
@@ -297,7 +297,10 @@ def demo(
 
     typer.echo(format_table(report["test"], title="test split (demo data)"))
     for query, hits in report["queries"].items():
-        typer.echo(f"\nquery: {query!r}")
+        check = report["query_checks"][query]
+        verdict = ", ".join(f"{k.removeprefix('right_')} {'right' if v else 'WRONG'}" for k, v in check.items()
+                            if k.startswith("right_"))
+        typer.echo(f"\nquery: {query!r} ({check['level']} level, {check['node']}) -> top result: {verdict}")
         for rank, hit in enumerate(hits, 1):
             typer.echo(f"  {rank}. {hit['id']:<24} d={hit['distance']:.3f}  {hit['caption']}")
     typer.echo(f"\ndemo finished in {time.perf_counter() - t0:.0f} s; run directory: {report['run_dir']}")

@@ -55,6 +55,8 @@ class OptimConfig(_Strict):
     betas: tuple[float, float] = (0.91, 0.9993)
     weight_decay: float = Field(0.05, ge=0)
     warmup_frac: float = Field(0.1, ge=0, le=1)
+    schedule: Literal["linear", "cosine"] = Field(
+        "linear", description="decay after the warm-up, to 0 at the last step: linear (H2ARN) or cosine")
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(256, ge=2)
     grad_clip: float | None = Field(1.0, gt=0)

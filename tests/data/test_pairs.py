@@ -5,9 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from hyperalign.config import ConfigError, load_config
 from hyperalign.data.layout import load_dataset
 from hyperalign.data.pairs import CaptionTable, PairDataset, PointStore, SplitView, _augment
-from hyperalign.config import ConfigError, load_config
 
 
 def _pairs(tiny_demo, **kw):

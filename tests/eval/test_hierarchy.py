@@ -112,7 +112,7 @@ def _chain_embedding():
     at growing distance from the origin (perfect entailment)."""
     radii = [0.3, 1.0, 2.0, 3.0]
     text, shapes, rel, depth = [], [], [], []
-    for k, direction in enumerate(torch.eye(2, dtype=torch.float64)):
+    for direction in torch.eye(2, dtype=torch.float64):
         for level, r in enumerate(radii[:3]):
             text.append(lorentz.expmap0(r * direction, 1.0))
             depth.append(level + 1)

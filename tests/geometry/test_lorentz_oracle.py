@@ -217,7 +217,7 @@ def test_scalar_functions_against_mpmath_and_float64(name, c):
     b64 = _bound(kind, torch.float64, x64, y64, ref64, c64)
     ours32, ours64_same, ours64 = f(x32, y32, c), f(x32.double(), y32.double(), c32), f(x64, y64, c)
     if name == "half_aperture":  # inside the clamp the value is asin(1 - 4 eps) by design
-        for ours, x, dtype, ref, b in [(ours32, x32, torch.float32, ref32, b32), (ours64, x64, torch.float64, ref64, b64)]:
+        for ours, x, dtype, ref, _b in [(ours32, x32, torch.float32, ref32, b32), (ours64, x64, torch.float64, ref64, b64)]:
             clamped = 2 * K_APERTURE / (math.sqrt(c_in(dtype, c)) * x.double().norm(dim=-1)) > 1 - 4 * eps(dtype)
             assert clamped.any()
             torch.testing.assert_close(ours[clamped].double(), torch.full_like(ref[clamped], math.asin(1 - 4 * eps(dtype))), rtol=2 * eps(dtype), atol=0)
@@ -373,13 +373,13 @@ def _geodesic_from(x: torch.Tensor, c: float, phi: float, t: float, gen: torch.G
     s = math.sqrt(c)
     x0 = torch.sqrt(1 / c + (x * x).sum(-1, keepdim=True))
     X = torch.cat([x0, x], -1)
-    O = torch.zeros_like(X)
-    O[:, 0] = 1 / s
+    origin = torch.zeros_like(X)
+    origin[:, 0] = 1 / s
 
     def mink(a, b):
         return -a[:, :1] * b[:, :1] + (a[:, 1:] * b[:, 1:]).sum(-1, keepdim=True)
 
-    r = -(O + c * mink(X, O) * X)  # -(projection of O onto T_X): points away from the origin
+    r = -(origin + c * mink(X, origin) * X)  # -(projection of the origin onto T_X): points away from the origin
     r = r / mink(r, r).sqrt()
     e = torch.randn(x.shape, dtype=torch.float64, generator=gen)
     e = e - (e * x).sum(-1, keepdim=True) / (x * x).sum(-1, keepdim=True) * x  # Euclidean-orthogonal to x~

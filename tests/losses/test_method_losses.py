@@ -5,16 +5,16 @@ import math
 import pytest
 import torch
 
+from hyperalign.config import ConfigError, load_config
 from hyperalign.geometry import lorentz
 from hyperalign.losses.argent import ArgentLoss, adaptive_entailment_loss, norm_regulariser, one_minus_exp_distance
-from hyperalign.losses.entailment import cone_violation
-from hyperalign.losses.hetero import HeteroLoss, group_mean, point_tree, tree_radius
 from hyperalign.losses.config import LossConfig
 from hyperalign.losses.dual import DualGeometricLoss
-from hyperalign.losses.registry import build_loss
+from hyperalign.losses.entailment import cone_violation
+from hyperalign.losses.hetero import HeteroLoss, group_mean, point_tree, tree_radius
 from hyperalign.losses.pairing import training_positives
+from hyperalign.losses.registry import build_loss
 from hyperalign.model.embed import HeteroLorentzSpace, LorentzSpace
-from hyperalign.config import ConfigError, load_config
 
 f64 = torch.float64
 
@@ -150,7 +150,7 @@ def test_hetero_terms_by_hand():
     v_pt = lorentz.logmap0(points, 1.0)
     # text tree: (cat -> sub), (sub -> inst) for rows 0, 1; (cat -> sub) for row 2 (no instance caption)
     tt = lorentz.expmap0(v_lv, c_t)
-    text_pairs = [cone_violation(tt[i, l], tt[i, l + 1], c_t) for i, l in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]]
+    text_pairs = [cone_violation(tt[i, lv], tt[i, lv + 1], c_t) for i, lv in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]]
     # point tree: category 0 (rows 0, 1) = sub-type 1, so no (cat -> sub) pair; (sub -> shape) rows 0, 1;
     # the table is alone in its category and sub-type: no pairs
     sub_mean = v_pt[:2].mean(0)
@@ -160,8 +160,8 @@ def test_hetero_terms_by_hand():
     assert terms["intra_entailment_loss"].item() == pytest.approx(expected_intra.item(), rel=1e-5)
     # cross: text level l entails point level l on c3, wherever both exist
     p_nodes = [[sub_mean, sub_mean, v_pt[0]], [sub_mean, sub_mean, v_pt[1]], [v_pt[2], v_pt[2], v_pt[2]]]
-    cross = [cone_violation(lorentz.expmap0(v_lv[i, l], c3), lorentz.expmap0(p_nodes[i][l], c3), c3)
-             for i in range(3) for l in range(3) if cap_ids[i, l] >= 0]
+    cross = [cone_violation(lorentz.expmap0(v_lv[i, lv], c3), lorentz.expmap0(p_nodes[i][lv], c3), c3)
+             for i in range(3) for lv in range(3) if cap_ids[i, lv] >= 0]
     assert terms["cross_entailment_loss"].item() == pytest.approx(torch.stack(cross).mean().item(), rel=1e-5)
     d = lorentz.pairwise_dist(lorentz.expmap0(v_lv[:, 2], c3), lorentz.expmap0(v_pt, c3), c3)
     ce = torch.nn.functional.cross_entropy(-d / 0.1, torch.arange(3))

@@ -8,12 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from hyperalign.config import ConfigError, load_config
 from hyperalign.losses import registry
 from hyperalign.losses.base import LossOutput, Objective
 from hyperalign.losses.config import LossConfig
 from hyperalign.losses.pairing import training_positives
 from hyperalign.model.scalars import BoundedLogScalar
-from hyperalign.config import ConfigError, load_config
 from hyperalign.train.loop import train
 
 

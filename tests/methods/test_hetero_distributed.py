@@ -8,8 +8,8 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from hyperalign.train import distributed as D
 from hyperalign.config import load_config
+from hyperalign.train import distributed as D
 from hyperalign.train.loop import train
 
 

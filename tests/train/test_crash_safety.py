@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.config import load_config
+from hyperalign.losses.dual import DualGeometricLoss
 from hyperalign.train.loop import NonFiniteLossError, train
 
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
-
 from torch.nn.parallel import DistributedDataParallel
 
 from hyperalign.config import load_config

@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -5,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from hyperalign.config import load_config
-from hyperalign.train.loop import train, warmup_cosine
+from hyperalign.train.loop import lr_factor, train
 
 
 def _weights(run_dir):
@@ -38,16 +39,29 @@ def test_every_ablation_trains_and_validates_from_config_alone(tiny_demo, tiny_o
 
 
 def test_warmup_cosine_schedule():
-    f = warmup_cosine(100, 0.1)
+    f = lr_factor(100, 0.1, "cosine")
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5, abs=0.01) and f(100) == pytest.approx(0.0)
+
+
+def test_warmup_then_linear_decay_to_zero():
+    f = lr_factor(200, 0.1, "linear")
+    warm = [f(t) for t in range(20)]
+    assert warm == pytest.approx([(t + 1) / 20 for t in range(20)])  # linear warm-up to the peak
+    decay = [f(t) for t in range(20, 201)]
+    assert decay[0] == pytest.approx(1.0) and decay[-1] == pytest.approx(0.0) and f(250) == pytest.approx(0.0)
+    steps = [a - b for a, b in itertools.pairwise(decay)]
+    assert steps == pytest.approx([1 / 180] * 180)  # constant slope: a straight line from 1 at W to 0 at T
+    assert f(110) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor(100, 0.1, "step")
 
 
 def test_point_tower_initialised_from_another_run(tiny_demo, tiny_overrides, tmp_path, monkeypatch):
     """``init_points_from`` copies the point tower (and nothing else) from a pre-training run before step 1; a
     tower of another shape is refused with a message naming the checkpoint file."""
-    from hyperalign.train import loop
     from hyperalign.checkpoint import CheckpointError
+    from hyperalign.train import loop
 
     base = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=1)
     train(load_config("h2arn-cpu", base), tmp_path / "pre", progress=False)

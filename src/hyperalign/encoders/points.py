@@ -26,7 +26,6 @@ Clouds with fewer points than tokens repeat their FPS order cyclically
 from __future__ import annotations
 
 import abc
-
 from typing import Literal
 
 import torch

@@ -79,9 +79,9 @@ def _cone_search(
         if strict:
             eligible &= violation == 0
         eligible &= torch.from_numpy(~np.isin(ids, excluded)).unsqueeze(0)
-        violation = torch.where(eligible, violation, torch.inf).numpy()
+        outside = torch.where(eligible, violation, torch.inf).numpy()
         dist = torch.where(eligible, lorentz.dist(qb, y, c), torch.inf).numpy()
-        cand = [np.concatenate([b, new], axis=1) for b, new in zip(best, (violation, dist, np.broadcast_to(ids, dist.shape)))]
+        cand = [np.concatenate([b, new], axis=1) for b, new in zip(best, (outside, dist, np.broadcast_to(ids, dist.shape)))]
         order = np.lexsort((cand[2], cand[1], cand[0]))[:, :k]
         best = [np.take_along_axis(a, order, axis=1) for a in cand]
     out = ConeHits(

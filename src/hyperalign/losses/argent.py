@@ -21,9 +21,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import torch
-from torch import Tensor, nn
-
 from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
 
 from hyperalign.geometry import lorentz
 from hyperalign.losses.base import LossOutput, Objective
@@ -32,6 +31,7 @@ from hyperalign.losses.pairing import training_positives
 
 if TYPE_CHECKING:
     from hyperalign.losses.config import LossConfig
+    from hyperalign.model.embed import LorentzChart
 
 WeightFunction = Callable[[Tensor], Tensor]
 
@@ -86,7 +86,7 @@ class ArgentLoss(Objective):
         super().__init__(cfg)
         self.weight = WEIGHT_FUNCTIONS[cfg.section("argent").weight_function]
 
-    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> LossOutput:
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: LorentzChart) -> LossOutput:
         """``text`` (B, n), ``points`` (N, n) embedded; ``positives`` (B, N): caption i describes shape j."""
         pos = training_positives(positives, self.cfg.pairing)
         c = space.c()

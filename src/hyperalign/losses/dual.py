@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from hyperalign.losses.base import LossOutput, Objective
 from hyperalign.losses.contrastive import multi_positive_infonce
 from hyperalign.losses.entailment import ordering_loss
 from hyperalign.losses.pairing import training_positives
+from hyperalign.model.embed import EmbeddingSpace, LorentzChart
 
 if TYPE_CHECKING:
     from hyperalign.losses.config import LossConfig
@@ -30,7 +31,7 @@ class DualGeometricLoss(Objective):
         super().__init__(cfg)
         self.hyperbolic = hyperbolic
 
-    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: nn.Module) -> LossOutput:
+    def forward(self, text: Tensor, points: Tensor, positives: Tensor, space: EmbeddingSpace) -> LossOutput:
         """``text`` (B, n) and ``points`` (N, n) embedded; ``positives`` (B, N) bool: caption i describes shape j.
 
         The ordering loss runs over every training positive (``multi``: a caption's cone must contain every shape it
@@ -39,6 +40,8 @@ class DualGeometricLoss(Objective):
         pos = training_positives(positives, self.cfg.pairing)
         terms = {"contrastive_loss": multi_positive_infonce(space.pairwise_distance(text, points), pos, self.temperature())}
         if self.hyperbolic and self.cfg.ordering_weight > 0:
+            if not isinstance(space, LorentzChart):
+                raise TypeError(f"entailment cones need a Lorentz space, got {type(space).__name__}")
             i, j = pos.nonzero(as_tuple=True)
             terms["ordering_loss"] = ordering_loss(text[i], points[j], space.c(), self.cfg.aperture_K)
         return LossOutput(terms)

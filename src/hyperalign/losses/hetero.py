@@ -30,9 +30,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor, nn
-
 from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
 
 from hyperalign.geometry import lorentz
 from hyperalign.losses.base import LossOutput, Objective
@@ -42,6 +41,7 @@ from hyperalign.losses.pairing import training_positives
 
 if TYPE_CHECKING:
     from hyperalign.losses.config import LossConfig
+    from hyperalign.model.embed import HeteroLorentzSpace
 
 
 class HeteroLossConfig(BaseModel):
@@ -103,7 +103,7 @@ class HeteroLoss(Objective):
         text: Tensor,
         points: Tensor,
         positives: Tensor,
-        space: nn.Module,
+        space: HeteroLorentzSpace,
         *,
         level_text: Tensor,
         level_caption_ids: Tensor,

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from hyperalign.geometry import lorentz
+from hyperalign.model.embed import EmbeddingSpace, LorentzChart
 from hyperalign.model.scalars import BoundedLogScalar
 
 
@@ -35,7 +36,7 @@ class MeanPool(nn.Module):
         """No learned scalars."""
         return {}
 
-    def forward(self, tokens: Tensor, mask: Tensor, space: nn.Module, modality: str) -> tuple[Tensor, Tensor]:
+    def forward(self, tokens: Tensor, mask: Tensor, space: EmbeddingSpace, modality: str) -> tuple[Tensor, Tensor]:
         return masked_mean(tokens, mask)
 
 
@@ -55,7 +56,7 @@ class ContributionAwarePool(nn.Module):
         """Logged scalars: the aggregation temperature ``tau_agg``."""
         return {"tau_agg": self.tau()}
 
-    def token_distances(self, tokens: Tensor, anchor: Tensor, space: nn.Module, modality: str) -> Tensor:
+    def token_distances(self, tokens: Tensor, anchor: Tensor, space: EmbeddingSpace, modality: str) -> Tensor:
         """Distance of every token to the anchor, (B, L), in float32.
 
         One batched matrix-vector product per item (:func:`lorentz.pairwise_dist`), 4x cheaper forward + backward than
@@ -63,13 +64,15 @@ class ContributionAwarePool(nn.Module):
         ``2 sqrt(eps x_0 y_0)``, 3e-4 in float32) moves a weight by at most that over ``tau_agg``."""
         if self.geometry == "euclidean":
             return (tokens.float() - anchor.float().unsqueeze(1)).norm(dim=-1)
+        if not isinstance(space, LorentzChart):
+            raise TypeError(f"Lorentz aggregation needs a Lorentz space, got {type(space).__name__}")
         c = space.c()
         with torch.autocast(device_type=tokens.device.type, enabled=False):
             x = lorentz.expmap0(space.tangent(tokens, modality), c)
             a = lorentz.expmap0(space.tangent(anchor, modality), c)
             return lorentz.pairwise_dist(x, a.unsqueeze(1), c).squeeze(-1)
 
-    def forward(self, tokens: Tensor, mask: Tensor, space: nn.Module, modality: str) -> tuple[Tensor, Tensor]:
+    def forward(self, tokens: Tensor, mask: Tensor, space: EmbeddingSpace, modality: str) -> tuple[Tensor, Tensor]:
         anchor, _ = masked_mean(tokens, mask)
         d = self.token_distances(tokens, anchor, space, modality)
         logits = (-d / self.tau()).masked_fill(~mask, float("-inf"))

@@ -1,5 +1,5 @@
 """Structural context encoder: a pre-LN transformer over one modality's token sequence (H2ARN Sec. "Structural
-context encoder"; the paper's best setting is 8 heads, 4 layers).
+context encoder"; the paper's best setting is 64 heads, 6 layers, Table 4).
 
 Tokens first go through a linear projection to the common width ``d``; padding positions are excluded from attention
 with a key padding mask, so real tokens never see them.

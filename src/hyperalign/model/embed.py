@@ -33,11 +33,11 @@ def _alphas(dim: int, alpha_init: float | None, alpha_max: float, modalities: tu
     return nn.ModuleDict({m: BoundedLogScalar(a0, min(a0, 1e-4), max(alpha_max, a0), name=f"alpha_{m}") for m in modalities})
 
 
-def _alpha_scalars(space: _LorentzChart) -> dict[str, Tensor]:
+def _alpha_scalars(space: LorentzChart) -> dict[str, Tensor]:
     return {f"alpha_{m}": a() for m, a in space.alpha.items()}
 
 
-class _LorentzChart(nn.Module, abc.ABC):
+class LorentzChart(nn.Module, abc.ABC):
     """What every Lorentz space does with its scales ``alpha`` and curvature ``c()``: embed, compare."""
 
     alpha: nn.ModuleDict
@@ -60,7 +60,7 @@ class _LorentzChart(nn.Module, abc.ABC):
         return lorentz.pairwise_dist(x, y, self.c())
 
 
-class LorentzSpace(_LorentzChart):
+class LorentzSpace(LorentzChart):
     """Lorentz embedding for two modalities with a shared curvature and one scale per modality."""
 
     kind: SpaceKind = "lorentz"
@@ -87,7 +87,7 @@ class LorentzSpace(_LorentzChart):
         return {"curvature": self.c(), **_alpha_scalars(self)}
 
 
-class HeteroLorentzSpace(_LorentzChart):
+class HeteroLorentzSpace(LorentzChart):
     """Two learnable curvatures, ``c_t`` (text) and ``c_p`` (points), and the intermediate manifold between them.
 
     Representation: both modalities' points are stored in one chart, the Lorentz model of the *chart curvature*
@@ -127,6 +127,8 @@ class HeteroLorentzSpace(_LorentzChart):
         self.search_tol = search_tol
         self.search_max_iter = search_max_iter
         self.register_buffer("chart_curvature", torch.tensor(float(curvature_init), dtype=torch.float32))
+
+    chart_curvature: Tensor
 
     def c(self) -> Tensor:
         """The chart curvature (intermediate curvature of the last training batch); no gradient."""
@@ -177,3 +179,7 @@ class EuclideanSpace(nn.Module):
     def pairwise_distance(self, x: Tensor, y: Tensor) -> Tensor:
         """Cosine distance ``1 - cos`` (B, N): same ranking as the cosine similarity."""
         return 1.0 - x @ y.transpose(-1, -2)
+
+
+EmbeddingSpace = LorentzChart | EuclideanSpace
+"""Any embedding space: a Lorentz chart (one or heterogeneous curvatures) or the Euclidean twin."""

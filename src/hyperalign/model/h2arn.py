@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
 from hyperalign.encoders.points import PointTowerConfig, build_point_tower
@@ -98,11 +98,14 @@ class H2ARN(nn.Module):
                 raise ValueError("model.text.trainable is true: pass the TextTower to train with the model")
             self.text_tower = text_tower
         ctx = cfg.context
-        extra = {"attention_dropout": ctx.attention_dropout, "checkpoint": ctx.checkpoint}
-        self.text_context = ContextEncoder(text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text", **extra)
+        self.text_context = ContextEncoder(
+            text_dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "text",
+            attention_dropout=ctx.attention_dropout, checkpoint=ctx.checkpoint,
+        )
         self.point_tower = build_point_tower(cfg.points)
         self.point_context = ContextEncoder(
-            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points", **extra
+            cfg.points.dim, cfg.dim, ctx.heads, ctx.layers, ctx.ff_mult, ctx.dropout, "points",
+            attention_dropout=ctx.attention_dropout, checkpoint=ctx.checkpoint,
         )
         s = cfg.space
         self.space: LorentzSpace | HeteroLorentzSpace | EuclideanSpace
@@ -117,12 +120,13 @@ class H2ARN(nn.Module):
         self.point_pool = self._make_pool(cfg)
 
     @staticmethod
-    def _make_pool(cfg: ModelConfig) -> nn.Module:
+    def _make_pool(cfg: ModelConfig) -> MeanPool | ContributionAwarePool:
         a = cfg.aggregation
         if a.kind == "mean":
             return MeanPool()
-        geometry = "lorentz" if is_hyperbolic(cfg.space.kind) else "euclidean"
-        return ContributionAwarePool(geometry, a.tau_init, (a.tau_min, a.tau_max), a.learn_tau)
+        return ContributionAwarePool(
+            "lorentz" if is_hyperbolic(cfg.space.kind) else "euclidean", a.tau_init, (a.tau_min, a.tau_max), a.learn_tau
+        )
 
     @property
     def hyperbolic(self) -> bool:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from hyperalign.atomic import atomic_directory
+from hyperalign.model.h2arn import H2ARN
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -34,7 +35,7 @@ FORMAT = "hyperalign-onnx/1"
 class PointGraph(nn.Module):
     """``points (B, N, C) -> embedding (B, d)``: the model's whole point side."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: H2ARN) -> None:
         super().__init__()
         self.model = model
 
@@ -45,7 +46,7 @@ class PointGraph(nn.Module):
 class TextGraph(nn.Module):
     """``tokens (B, L, D), mask (B, L) -> embedding (B, d)``: the model's text side after the frozen tower."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: H2ARN) -> None:
         super().__init__()
         self.model = model
 

@@ -22,12 +22,15 @@ class CaptionFeatures:
         self.tower = tower
         self.texts = texts
         self.dim = tower.dim
-        self._tokens, self._mask = cache.get(texts) if cache is not None else (None, None)
+        self._tokens: Tensor | None = None
+        self._mask: Tensor | None = None
+        if cache is not None:
+            self._tokens, self._mask = cache.get(texts)
 
     def batch(self, ids: Tensor | list[int]) -> tuple[Tensor, Tensor]:
         """Tokens (B, L, D) and mask (B, L) of captions ``ids``, trimmed to the longest of them."""
         ids = torch.as_tensor(ids, dtype=torch.long)
-        if self._tokens is None:
+        if self._tokens is None or self._mask is None:
             return self.tower([self.texts[i] for i in ids.tolist()])
         mask = self._mask[ids]
         length = int(mask.sum(dim=1).max())

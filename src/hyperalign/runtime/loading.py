@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -19,12 +20,18 @@ import torch
 from torch import Tensor
 
 from hyperalign.checkpoint import (
-    MODEL_PREFIX, CheckpointError, load_weights, read_meta, resolve_checkpoint, weights_sha256,
+    MODEL_PREFIX,
+    CheckpointError,
+    load_weights,
+    read_meta,
+    resolve_checkpoint,
+    weights_sha256,
 )
 from hyperalign.config import ConfigError, TrainConfig, validate_config
 from hyperalign.data.formats import normalize_unit_sphere
 from hyperalign.data.pairs import resample_indices
 from hyperalign.encoders.text import TextTower
+from hyperalign.model.embed import LorentzChart
 from hyperalign.model.h2arn import H2ARN
 
 
@@ -99,10 +106,12 @@ class Retriever:
         return torch.cat(out) if out else torch.empty(0, self.model.cfg.dim)
 
     def curvature(self) -> float | None:
-        return self.model.space.c().item() if self.model.hyperbolic else None
+        """The curvature magnitude ``c`` of the model's Lorentz space (the chart's), None for a Euclidean model."""
+        space = self.model.space
+        return float(space.c()) if isinstance(space, LorentzChart) else None
 
 
-def load(path: str | Path) -> Retriever:
+def load(path: str | os.PathLike[str]) -> Retriever:
     """Load a run directory (its best checkpoint) or a checkpoint directory for inference: the model alone, its
     tensors read strictly (every name and shape under ``model.``)."""
     ckpt = resolve_checkpoint(Path(path))

@@ -1,5 +1,5 @@
-"""The training loop: AdamW with warm-up + cosine schedule, gradient clipping, validation-based model selection,
-atomic checkpoints every epoch and exact resume.
+"""The training loop: AdamW with warm-up then linear or cosine decay, gradient clipping, validation-based model
+selection, atomic checkpoints every epoch and exact resume.
 
 Reproducibility: the model is initialised from ``seed``; the epoch's order is ``DistributedSampler``'s permutation
 of ``(seed, epoch)`` and each pair's caption, point sample and augmentation come from ``(seed, epoch, index)``
@@ -61,15 +61,19 @@ def make_optimizer(modules: nn.Module, lr: float, betas: tuple[float, float], we
     return torch.optim.AdamW(param_groups(modules, weight_decay), lr=lr, betas=betas, fused=True)
 
 
-def warmup_cosine(total_steps: int, warmup_frac: float) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up over ``warmup_frac`` of the steps (H2ARN: 10 %), then cosine decay to 0."""
+def lr_factor(total_steps: int, warmup_frac: float, schedule: str) -> Callable[[int], float]:
+    """LR multiplier of step ``t``: linear warm-up ``(t + 1) / W`` over ``W = round(warmup_frac * T)`` steps (H2ARN:
+    10 %), then decay to 0 at step ``T`` over progress ``p = (t - W) / (T - W)``: ``linear`` ``1 - p`` (H2ARN,
+    Sec. Implementation) or ``cosine`` ``(1 + cos(pi p)) / 2``."""
+    if schedule not in ("linear", "cosine"):
+        raise ValueError(f"schedule must be 'linear' or 'cosine'; got {schedule!r}")
     warmup = max(1, int(round(warmup_frac * total_steps)))
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
 
@@ -183,7 +187,9 @@ def train(
     oc = cfg.optim
     steps_per_epoch = math.ceil(len(pairs) / oc.batch_size)
     optimizer = make_optimizer(run, oc.lr, oc.betas, oc.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(oc.epochs * steps_per_epoch, oc.warmup_frac))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(oc.epochs * steps_per_epoch, oc.warmup_frac, oc.schedule)
+    )
     manager = CheckpointManager(run_dir, cfg.keep_checkpoints)
     metrics_path = run_dir / "metrics.jsonl"
 

@@ -138,7 +138,7 @@ def test_properties_parsing() -> None:
         "empty": "",
     }
     assert parse_properties("name=Si\xe8ge\n".encode("iso-8859-1")) == {"name": "Siège"}  # not UTF-8: Latin-1
-    assert parse_properties("name=Siège\n".encode("utf-8")) == {"name": "Siège"}
+    assert parse_properties("name=Siège\n".encode()) == {"name": "Siège"}
     with pytest.raises(PropertiesError, match=r"cat\.properties: line 2: malformed \\uXXXX"):
         parse_properties("ok=1\nbad=\\u12g4\n", "cat.properties")
 
