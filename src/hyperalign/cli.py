@@ -146,6 +146,49 @@ def sweethome3d_cmd(
          f"in {report['seconds']:.0f} s")  # fmt: skip
 
 
+@data_app.command("kicad")
+@friendly_errors
+def kicad_cmd(
+    out: Path = typer.Option(Path("hyperalign-data/kicad"), help="Output dataset directory."),
+    deb: Path | None = typer.Option(
+        None, help="kicad-packages3d .deb or 3dmodels folder (default: installed copy, else in --debs-dir)."
+    ),
+    footprints: Path | None = typer.Option(
+        None, help="kicad-footprints .deb or footprints folder (default: installed copy, else in --debs-dir)."
+    ),
+    debs_dir: Path = typer.Option(Path("hyperalign-data/debs"), help="Where to look for (and download) the .deb files."),
+    download: bool = typer.Option(False, help="apt-get download missing packages into --debs-dir (402 MB)."),
+    points: int = typer.Option(2048, min=16, help="Surface points sampled per item."),
+    seed: int = typer.Option(0, help="Seed of the point sampling and of both splits."),
+    limit: int | None = typer.Option(None, min=1, help="Convert only the first N models (quick runs)."),
+    workers: int = typer.Option(2, min=1, help="Processes sampling models."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """KiCad 3D component models captioned from the footprint library: family-disjoint and item splits."""
+    import signal
+
+    from hyperalign.data.kicad import ITEM_INDEX, REPORT, convert_kicad
+
+    _require("kicad", "pymeshlab")
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)  # a terminated run saves what it did and stops its workers
+    try:
+        report = convert_kicad(
+            out, deb=deb, footprints=footprints, debs_dir=debs_dir, download=download, n_points=points, seed=seed,
+            limit=limit, workers=workers, progress=progress, log=_say,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    typer.echo(json.dumps(report["statistics"], indent=2, ensure_ascii=False))
+    _say(f"{report['items_converted']} items ({report['models_converted_this_run']} converted now), "
+         f"skipped: {report['failures_by_reason'] or 'none'}")
+    _say(f"dataset written to {out} (index.json: family split, {ITEM_INDEX}: item split; report: {REPORT}) "
+         f"in {report['seconds']:.0f} s")  # fmt: skip
+
+
 @data_app.command("t3drhit")
 @friendly_errors
 def t3drhit_cmd(
