@@ -197,16 +197,23 @@ class LorentzIndex:
         return index
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
+def read_format_json(path: Path, fmt: str, written_by: str) -> dict[str, Any]:
+    """The JSON mapping in ``path`` whose ``format`` is ``fmt``; :class:`IndexFileError` naming the file when it is
+    missing (``written_by`` says what writes it), corrupt or of another format."""
     if not path.is_file():
-        raise IndexFileError(f"{path}: no such file; expected an index directory written by LorentzIndex.save")
+        raise IndexFileError(f"{path}: no such file; expected an index directory written by {written_by}")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise IndexFileError(f"{path}: corrupt index metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise IndexFileError(f"{path}: format: expected {FORMAT!r}, got {found!r}")
+        raise IndexFileError(f"{path}: format: expected {fmt!r}, got {found!r}")
+    return meta
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    meta = read_format_json(path, FORMAT, "LorentzIndex.save")
     for key, kind in (("space", str), ("dim", int), ("count", int), ("spec", dict)):
         if not isinstance(meta.get(key), kind):
             raise IndexFileError(f"{path}: {key}: missing or not a {kind.__name__}")

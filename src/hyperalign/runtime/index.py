@@ -29,7 +29,7 @@ import numpy as np
 from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.checkpoint import weights_sha256
 from hyperalign.index import hierarchy
-from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec
+from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec, read_format_json
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset
@@ -445,15 +445,7 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def _read_info(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise IndexFileError(f"{path}: no such file; expected an index directory written by `hyperalign index build`")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IndexFileError(f"{path}: corrupt index metadata ({e})") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        found = info.get("format") if isinstance(info, dict) else type(info).__name__
-        raise IndexFileError(f"{path}: format: expected {FORMAT!r}, got {found!r}")
+    info = read_format_json(path, FORMAT, "`hyperalign index build`")
     for key in ("checkpoint", "weights_sha256", "dim", "aperture_K", "dataset_root"):
         if key not in info:
             raise IndexFileError(f"{path}: {key}: missing")
