@@ -21,7 +21,17 @@ def _last_weights(run_dir):
     return load_file(str(sorted((run_dir / "checkpoints").glob("epoch-*"))[-1] / "weights.safetensors"))
 
 
-def test_sigkill_mid_training_then_resume_equals_uninterrupted(tiny_demo, tiny_overrides, tmp_path):
+@pytest.fixture
+def one_thread():
+    """Bit-exact equality needs the same arithmetic in every run: one intra-op thread here and in the subprocess
+    (with several, BLAS may pick its own thread count under load and sum in another order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    torch.set_num_threads(threads)
+
+
+def test_sigkill_mid_training_then_resume_equals_uninterrupted(tiny_demo, tiny_overrides, tmp_path, one_thread):
     epochs = 6
     overrides = tiny_overrides(tiny_demo, tmp_path / "cache", epochs=epochs) + ["optim.batch_size=4"]
     reference = tmp_path / "reference"
@@ -31,7 +41,7 @@ def test_sigkill_mid_training_then_resume_equals_uninterrupted(tiny_demo, tiny_o
     cmd = [sys.executable, "-m", "hyperalign", "train", "--config", "h2arn-cpu", "--run-dir", str(run), "--no-progress"]
     for o in overrides:
         cmd += ["--set", o]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=one_thread)
     deadline = time.time() + 120
     while not (run / "checkpoints" / "epoch-0002" / "meta.json").is_file():
         assert proc.poll() is None, "training ended before it could be killed"
