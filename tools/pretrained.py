@@ -34,10 +34,10 @@ DATA_OVERRIDES = ("data.rotate_up=false", "data.level_weights.instance=3")
 MODEL_OVERRIDES = {"h2arn-cpu": ("model.points.kind=pointnet", "model.context.layers=0")}
 
 
-def overrides(preset: str, channels: int, epochs: int) -> list[str]:
-    """The recipe's settings on top of ``preset``."""
-    return [*MODEL_OVERRIDES.get(preset, ()), *DATA_OVERRIDES, f"optim.epochs={epochs}", f"data.channels={channels}",
-            f"model.points.in_channels={channels}"]
+def overrides(preset: str, channels: int, epochs: int, extra: tuple[str, ...] = ()) -> list[str]:
+    """The recipe's settings on top of ``preset``, then ``extra`` (``--set key=value``)."""
+    return [*MODEL_OVERRIDES.get(preset, ()), *DATA_OVERRIDES, *extra, f"optim.epochs={epochs}",
+            f"data.channels={channels}", f"model.points.in_channels={channels}"]
 
 
 VARIANTS = {
@@ -84,11 +84,11 @@ def _run_dir(args: argparse.Namespace) -> Path:
     return Path(args.work) / f"run-{args.variant}{tag}-e{args.epochs}-s{args.seed}"
 
 
-def _config(work: Path, variant: str, seed: int, epochs: int, preset: str):  # noqa: ANN202
+def _config(work: Path, variant: str, seed: int, epochs: int, preset: str, extra: tuple[str, ...] = ()):  # noqa: ANN202
     from hyperalign.config import load_config
 
     c = VARIANTS[variant]["channels"]
-    return load_config(preset, [*overrides(preset, c, epochs), f"seed={seed}",
+    return load_config(preset, [*overrides(preset, c, epochs, extra), f"seed={seed}",
                                 f"data.path={work / f'train-{c}'}"])
 
 
@@ -96,7 +96,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from hyperalign.train.loop import train
 
     work = Path(args.work)
-    cfg = _config(work, args.variant, args.seed, args.epochs, args.preset)
+    cfg = _config(work, args.variant, args.seed, args.epochs, args.preset, tuple(args.set))
     t0 = time.perf_counter()
     result = train(cfg, _run_dir(args), progress=False, log=print)
     record = {"seconds": time.perf_counter() - t0, "best_checkpoint": str(result.best_checkpoint),
@@ -136,14 +136,15 @@ def cmd_ship(args: argparse.Namespace) -> None:
     meta["dataset"] = "hyperalign-furniture (see card.json)"
     meta["preprocessing"]["up_axis"] = "y"
     (out / META).write_text(json.dumps(meta, indent=2))
+    sets = "".join(f" --set {kv}" for kv in args.set)
     card = {
         "name": spec["name"], "summary": f"H2ARN ({args.preset} + real-data settings), {spec['summary']}",
-        "preset": args.preset, "overrides": overrides(args.preset, c, args.epochs),
+        "preset": args.preset, "overrides": overrides(args.preset, c, args.epochs, tuple(args.set)),
         "command": (f"python tools/pretrained.py data --work W --sh3d {args.sh3d} && OMP_NUM_THREADS=1 "
                     f"python tools/pretrained.py train --work W --variant {args.variant} --seed {recipe['seed']} "
-                    f"--epochs {args.epochs} --preset {args.preset} && "
+                    f"--epochs {args.epochs} --preset {args.preset}{sets} && "
                     f"python tools/pretrained.py ship --work W --variant {args.variant} --seed {recipe['seed']} "
-                    f"--epochs {args.epochs} --preset {args.preset}"),
+                    f"--epochs {args.epochs} --preset {args.preset}{sets}"),
         "seed": recipe["seed"], "train_seconds": round(recipe["seconds"]), "best_epoch": meta.get("epoch"),
         "val_metric": {"rsum": recipe.get("val_rsum")},
         "training_data": {
@@ -274,6 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--epochs", type=int, default=60)
         p.add_argument("--preset", default=PRESET)
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="a config override after the recipe's own (repeatable)")
     args = parser.parse_args(argv)
     {"data": cmd_data, "train": cmd_train, "ship": cmd_ship, "render": cmd_render, "bench": cmd_bench}[args.cmd](args)
 
