@@ -35,9 +35,9 @@ Trainer = Callable[[TrainConfig, Path], Path]
 DEFAULT_PRETRAINED = "h2arn-furniture"
 FINE_TUNE_EPOCHS = 3
 SCRATCH_EPOCHS = 40
-# Seconds per stage of `hyperalign demo` (fine-tune of the shipped 384-d model, 3 epochs) measured on the project's 2-core machine while
-# :func:`cpu_probe` took PROBE_REFERENCE seconds; an estimate scales them by the probe's time now. "features" is
-# the text tower's first pass over the demo captions (cached afterwards).
+# Seconds per stage of `hyperalign demo` (fine-tune of the shipped 384-d model, 3 epochs) measured on the project's
+# 2-core machine while :func:`cpu_probe` took PROBE_REFERENCE seconds; an estimate scales them by the probe's time
+# now. "features" is the text tower's first pass over the demo captions (cached afterwards).
 STAGE_SECONDS = {"data": 13.0, "features": 10.0, "epoch": 4.8, "evaluate": 2.0, "queries": 1.0, "index": 6.0}
 PROBE_REFERENCE = 0.07
 
