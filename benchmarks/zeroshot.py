@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -57,10 +58,10 @@ def evaluate_run(run: Path, data: Path | None, split: str, level: str | None) ->
     }
 
 
-def markdown(rows: list[dict[str, object]]) -> str:
+def markdown(rows: list[dict[str, object]], argv: list[str]) -> str:
     lines = [
         "# Zero-shot classification (class level, top-k accuracy; ties count against the model)", "",
-        "Command: `python benchmarks/zeroshot.py " + " ".join(f"--run {r['name']}={r['run']}" for r in rows) + "`", "",
+        "Command: `python benchmarks/zeroshot.py " + " ".join(argv) + "`", "",
         "| model | dataset | split | level | labels | shapes | top-1 | top-5 | chance top-1 / top-5 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--level", default=None, help="tree level (default: the coarsest)")
     parser.add_argument("--out", type=Path, default=RESULTS / "zeroshot")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     rows = []
     for spec in args.run:
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(rows[-1]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown(rows), encoding="utf-8")
+    args.out.with_suffix(".md").write_text(markdown(rows, argv), encoding="utf-8")
 
 
 if __name__ == "__main__":
