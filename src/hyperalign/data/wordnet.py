@@ -27,13 +27,13 @@ class WordNetError(ValueError):
 
 @dataclass(frozen=True)
 class Synset:
-    """One noun synset: its byte offset in ``data.noun``, lexicographer file number, lemmas, hypernyms and gloss."""
+    """One noun synset: its byte offset in ``data.noun``, lexicographer file number, lemmas and hypernyms. The gloss
+    and example sentences that close each line are reserved for an independent evaluation: they are never kept."""
 
     offset: int
     lexfile: int
     lemmas: tuple[str, ...]
     hypernyms: tuple[int, ...]
-    gloss: str
 
 
 class WordNet:
@@ -181,7 +181,7 @@ def _parse_synset(data: bytes, offset: int, path: Path) -> Synset:
     """``offset lex_filenum n w_cnt(hex) [word lex_id]... p_cnt [symbol offset pos source/target]... | gloss``."""
     end = data.find(b"\n", offset)
     try:
-        body, _, gloss = data[offset : end if end >= 0 else len(data)].decode("utf-8").partition(" | ")
+        body = data[offset : end if end >= 0 else len(data)].decode("utf-8").partition(" | ")[0]
         fields = body.split()
         if offset < 0 or not fields or int(fields[0]) != offset:
             raise ValueError("the line there does not start with that offset")
@@ -193,6 +193,6 @@ def _parse_synset(data: bytes, offset: int, path: Path) -> Synset:
         if len(lemmas) != n_words or any(len(p) != 4 for p in pointers):
             raise ValueError("the word or pointer counts do not match the line")
         hypernyms = tuple(int(p[1]) for p in pointers if p[0] in HYPERNYM_POINTERS and p[2] == "n")
-        return Synset(offset, int(fields[1]), lemmas, hypernyms, gloss.strip())
+        return Synset(offset, int(fields[1]), lemmas, hypernyms)
     except (IndexError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise WordNetError(f"{path}: offset {offset}: not a WordNet noun synset line ({exc})") from None

@@ -200,6 +200,7 @@ def test_conversion_writes_two_indexes_over_shared_points(converted: tuple[Path,
     meta = armchair.meta
     assert (meta["creator"], meta["license"], meta["library"]) == ("René Dupont", "CC-BY-3.0", "Fixture")
     assert meta["wordnet"]["chain"][:3] == ["armchair.n.01", "chair.n.01", "seat.n.01"]
+    assert "gloss" not in meta["wordnet"]  # WordNet glosses are reserved for an independent evaluation
     assert meta["translations"]["fr"]["name"] == "Fauteuil de bureau" and meta["size_cm"]["height"] == 100.0
     points = by_name.load_points(armchair)
     assert points.shape == (256, 6)
@@ -208,6 +209,15 @@ def test_conversion_writes_two_indexes_over_shared_points(converted: tuple[Path,
     stats = report["statistics"]
     assert stats["tree_depth"] == 4 and stats["captions_per_level"]["instance"] == 2
     assert stats["captions_on_several_levels"] == []
+
+
+def test_no_wordnet_gloss_reaches_the_converted_dataset(converted: tuple[Path, dict]) -> None:
+    from tests.data.conftest import SYNSETS
+
+    root, _ = converted
+    written = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.json")))
+    glosses = [entry[3] for entry in SYNSETS.values()]
+    assert len(glosses) > 5 and not [g for g in glosses if g in written]
 
 
 def test_converted_layout_errors_name_the_index_file(converted: tuple[Path, dict]) -> None:

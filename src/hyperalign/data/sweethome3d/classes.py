@@ -122,14 +122,12 @@ class NameSense:
     phrase: str | None
     match: str
     synset: str | None
-    gloss: str | None
     chain: tuple[str, ...]
     coarse: CoarseClass
 
     def meta(self) -> dict[str, object]:
         """The WordNet part of an item's metadata."""
-        return {"query": self.phrase, "match": self.match, "synset": self.synset, "gloss": self.gloss,
-                "chain": list(self.chain)}  # fmt: skip
+        return {"query": self.phrase, "match": self.match, "synset": self.synset, "chain": list(self.chain)}
 
 
 class ClassResolver:
@@ -201,9 +199,9 @@ class ClassResolver:
                 if synset is None:
                     continue
             chain = tuple(self.wordnet.name(s) for s in self.wordnet.chain(synset))
-            return NameSense(phrase, match, chain[0], synset.gloss, chain, coarse or OTHER)
+            return NameSense(phrase, match, chain[0], chain, coarse or OTHER)
         fallback = self.classes.get(allowed[0]) if allowed else None
-        return NameSense(None, "none", None, None, (), fallback or OTHER)
+        return NameSense(None, "none", None, (), fallback or OTHER)
 
     def _pick(
         self, senses: list[Synset], allowed: tuple[str, ...] | None
