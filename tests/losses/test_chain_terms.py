@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hyperalign.geometry import lorentz
 from hyperalign.losses.config import LossConfig
 from hyperalign.losses.dual import DualGeometricLoss
-from hyperalign.losses.hierarchy import HierarchicalDualLoss, hierarchy_terms
+from hyperalign.losses.hierarchy import HierarchicalDualLoss, direction_loss, hierarchy_terms
 from hyperalign.model.embed import LorentzSpace
 
 
@@ -129,3 +129,39 @@ def test_fuzz_terms_and_gradients_finite(b, levels, scale, c, duplicate, dtype, 
         assert value.item() >= 0.0, name
     assert torch.isfinite(text.grad).all() and torch.isfinite(points.grad).all()
     assert float(text.grad[~valid].abs().sum()) == 0.0  # ignored levels get no gradient
+
+
+def test_direction_term_zero_on_the_captions_ray_and_one_minus_cosine_otherwise():
+    u = torch.tensor([1.0, 2.0, -0.5])
+    chain = _ray([0.3, 0.9, 2.0], u)
+    valid = torch.ones(1, 2, dtype=torch.bool)
+    assert float(direction_loss(chain[None, :2], valid, chain[None, 2])) == pytest.approx(0.0, abs=1e-6)
+    shape = _ray([2.0], torch.tensor([0.0, 0.0, 1.0]))
+    cos = float(u[2] / u.norm())
+    assert math.isclose(float(direction_loss(chain[None, :2], valid, shape)), 1.0 - cos, rel_tol=1e-5)
+    unit = torch.nn.functional.normalize(torch.randn(4, 3), dim=-1)  # a Euclidean twin's unit vectors
+    assert math.isclose(float(direction_loss(unit[None, :1], torch.ones(1, 1, dtype=torch.bool), unit[1:2])),
+                        1.0 - float(unit[0] @ unit[1]), rel_tol=1e-5)
+    assert float(direction_loss(chain[None, :2], torch.zeros(1, 2, dtype=torch.bool), shape)) == 0.0
+
+
+def test_direction_term_is_allowed_in_a_euclidean_space_and_reported():
+    cfg = LossConfig(method="hierarchy", ordering_weight=0.0, hierarchy={"direction_weight": 1.0})
+    loss = HierarchicalDualLoss(cfg, False)
+    assert cfg.weights()["direction_loss"] == 1.0
+    assert loss.hierarchy.direction_weight == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 4), levels=st.integers(1, 3), scale=st.sampled_from([0.0, 1e-20, 1e-3, 1.0, 12.0]),
+       dtype=st.sampled_from([torch.float32, torch.float64]), seed=st.integers(0, 2**16))
+def test_fuzz_direction_term_finite_and_in_range(b, levels, scale, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    text = (torch.randn(b, levels, 5, generator=g, dtype=dtype) * scale).requires_grad_(True)
+    points = (torch.randn(b, 5, generator=g, dtype=dtype) * scale).requires_grad_(True)
+    valid = torch.rand(b, levels, generator=g) > 0.3
+    value = direction_loss(text, valid, points)
+    value.backward()
+    assert torch.isfinite(value.detach()) and -1e-6 <= value.item() <= 2.0 + 1e-6
+    assert torch.isfinite(text.grad).all() and torch.isfinite(points.grad).all()
+    assert float(text.grad[~valid].abs().sum()) == 0.0

@@ -289,6 +289,18 @@ def dist0(x: Tensor, c: Tensor | float) -> Tensor:
     return torch.asinh(sqrt_c * _safe_norm(x)) / sqrt_c
 
 
+def cos_origin_angle(x: Tensor, y: Tensor) -> Tensor:
+    """Cosine of the angle at the origin between the geodesics ``o -> x`` and ``o -> y``, (..., n) -> (...).
+
+    ``cos(angle xoy) = <x~, y~> / (||x~|| ||y~||)``: ``logmap0`` only rescales the space part, so the space parts are
+    the tangent directions at ``o`` at every curvature (and for unit vectors of a Euclidean twin it is their cosine).
+    Norms are floored at ``sqrt(tiny)``: a point at the origin has no direction and gives 0 with finite gradients.
+    """
+    x = as_float(x)
+    y = as_float(y).to(x.dtype)
+    return (x * y).sum(dim=-1) / (_safe_norm(x) * _safe_norm(y))
+
+
 def _acos_asin_margin(x: Tensor) -> float:
     # asin/acos have infinite slope at +-1; keep arguments 4 ulps inside so gradients stay finite
     # (about 1/sqrt(8 eps) = 1e3 in float32). MERU's 1 - 1e-8 is exactly 1 in float32 and does not help.

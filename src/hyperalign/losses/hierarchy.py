@@ -13,6 +13,14 @@ generic -> specific pair:
   nearer the origin than its children by a margin ``m`` (a hinge form of ARGENT's norm regulariser, which only
   pulls text towards the origin).
 
+One term is not a chain pair and holds in either space:
+
+* ``direction_loss`` — ``1 - cos(angle x_il o p_i)`` over every valid level caption of an item and its shape
+  (:func:`hyperalign.geometry.lorentz.cos_origin_angle`): the shape lands on the directions of its own captions.
+  With a frozen sentence space on the text side this is the regression target of OpenShape / ULIP (the 3D encoder
+  regresses onto the text embedding) and keeps shapes where free text lands; a shape on its caption's ray, farther
+  out, is also inside that caption's cone (exterior angle 0).
+
 The objective ``hierarchy`` (:class:`HierarchicalDualLoss`, settings ``loss.hierarchy``) is H2ARN's dual loss plus
 these terms, and optionally InfoNCE rows for every level's caption of the batch (``all_levels_contrastive``).
 
@@ -51,6 +59,8 @@ class HierarchyLossConfig(BaseModel):
     level_weight: float = Field(0.0, ge=0, description="weight of level_entailment_loss (every level's cone holds the shape)")
     radius_weight: float = Field(0.0, ge=0, description="weight of radius_order_loss (coarser nearer the origin)")
     radius_margin: float = Field(0.2, ge=0, description="margin m of radius_order_loss, in units of d(o, x)")
+    direction_weight: float = Field(0.0, ge=0, description="weight of direction_loss (shapes on their captions' "
+                                    "directions from the origin; any space)")
     all_levels_contrastive: bool = Field(False, description="add every level's caption of the batch as InfoNCE rows")
 
     @property
@@ -59,7 +69,7 @@ class HierarchyLossConfig(BaseModel):
 
     def weights(self) -> dict[str, float]:
         return {"intra_entailment_loss": self.intra_weight, "level_entailment_loss": self.level_weight,
-                "radius_order_loss": self.radius_weight}
+                "radius_order_loss": self.radius_weight, "direction_loss": self.direction_weight}
 
 
 def hierarchy_weights(cfg: LossConfig) -> dict[str, float]:
@@ -107,6 +117,16 @@ def hierarchy_terms(level_text: Tensor, level_valid: Tensor, points: Tensor, c: 
     }
 
 
+def direction_loss(level_text: Tensor, level_valid: Tensor, points: Tensor) -> Tensor:
+    """``mean(1 - cos(angle x_il o p_i))`` over the valid level captions ``x_il`` (B, L, n) of each item and its
+    shape ``p_i`` (B, n); an exact 0 when no caption is valid."""
+    if level_text.shape[:2] != level_valid.shape or level_text.shape[0] != points.shape[0]:
+        raise ValueError(f"level_text {tuple(level_text.shape)}, level_valid {tuple(level_valid.shape)} and points "
+                         f"{tuple(points.shape)} must agree on batch and levels")
+    item, level = level_valid.bool().nonzero(as_tuple=True)
+    return _mean(1.0 - lorentz.cos_origin_angle(level_text[item, level], points[item]))
+
+
 class HierarchicalDualLoss(DualGeometricLoss):
     """The dual loss (contrastive + ordering over the drawn captions) plus the chain terms over each item's captions
     of every level (``loss.hierarchy``)."""
@@ -136,6 +156,8 @@ class HierarchicalDualLoss(DualGeometricLoss):
             terms = super().forward(text, points, positives, space).terms
             terms["contrastive_loss"] = multi_positive_infonce(space.pairwise_distance(rows, points), row_pos,
                                                                self.temperature())
+        if h.direction_weight > 0:
+            terms["direction_loss"] = direction_loss(level_text, level_caption_ids >= 0, points)
         if self.hyperbolic and h.has_chain_terms:
             if not isinstance(space, LorentzChart):
                 raise TypeError(f"entailment cones need a Lorentz space, got {type(space).__name__}")
