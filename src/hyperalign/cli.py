@@ -474,12 +474,17 @@ def search(
         _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
         return
     from hyperalign.data.formats import PointCloudError, SizeLimitError
-    from hyperalign.runtime.index import Index
+    from hyperalign.runtime.text_search import TextSearch, text_query_ready
 
     step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
     t0 = time.perf_counter()
     step(f"loading the index {index} and its model...")
-    loaded = Index.load(index, checkpoint)
+    if shape is None and checkpoint is None and text_query_ready(index):
+        loaded: Any = TextSearch(index)  # the index's own ONNX text side and NumPy search: no torch
+    else:
+        from hyperalign.runtime.index import Index
+
+        loaded = Index.load(index, checkpoint)
     step(f"loaded {len(loaded.shapes)} shapes and {len(loaded.captions)} captions in {time.perf_counter() - t0:.1f} s; "
          f"searching...")  # fmt: skip
     try:

@@ -22,13 +22,10 @@ import numpy as np
 import torch
 
 from hyperalign.geometry import lorentz
+from hyperalign.index.files import IndexFileError, nearest_candidates
 
 Space = Literal["lorentz", "cosine"]
 _GRAIN = 32_768  # elements per re-rank op: below torch's parallel grain, so shared cores are not waited for
-
-
-class IndexFileError(ValueError):
-    """A missing, corrupt or mismatched index; the message names the file (or collection) and the field."""
 
 
 def as_points(x: Any, dim: int, what: str) -> torch.Tensor:
@@ -146,10 +143,8 @@ class SpaceCodec:
         split across threads on a busy machine.
         """
         n_q, width = candidates.shape
-        dist = np.full((n_q, k), np.inf, dtype=np.float32)
-        ids = np.full((n_q, k), -1, dtype=np.int64)
         if n_q == 0 or width == 0:
-            return dist, ids
+            return nearest_candidates(np.empty((n_q, width), np.float32), candidates, k)
         found = candidates >= 0
         d = np.full(candidates.shape, np.inf, dtype=np.float32)
         q32 = queries.float()
@@ -159,15 +154,7 @@ class SpaceCodec:
             cand = np.zeros((*block.shape, self.dim), dtype=np.float32)
             cand[ok] = points_of(block[ok])
             d[s : s + step] = self.exact(q32[s : s + step].unsqueeze(1), torch.from_numpy(cand)).numpy()
-        d[~found] = np.inf
-        order_ids = np.where(found, candidates, np.iinfo(np.int64).max)
-        order = np.lexsort((order_ids, d))[:, :k]
-        top_d = np.take_along_axis(d, order, axis=1)
-        top_ids = np.take_along_axis(order_ids, order, axis=1)
-        m = top_d.shape[1]
-        dist[:, :m] = top_d
-        ids[:, :m] = np.where(np.isfinite(top_d), top_ids, -1)
-        return dist, ids
+        return nearest_candidates(d, candidates, k)
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict[str, Any]:

@@ -7,6 +7,9 @@
   ``mask (B, L)`` bool (True = real token) through the text context encoder, aggregation and embedding. The text tower
   itself (a Hugging Face model) is not part of the export: run it with its own tooling and feed its last hidden state.
 
+:func:`write_text_query` writes the text graph into a search index, for text queries without torch
+(:mod:`hyperalign.runtime.text_search`).
+
 Both graphs compute in float32 (hyperbolic math is never exported in half precision); batch size (and token count)
 are dynamic. ``export.json`` beside them records inputs, outputs, preprocessing, space and curvature. The directory is
 written atomically: a failed export leaves nothing behind.
@@ -22,7 +25,10 @@ import torch
 from torch import Tensor, nn
 
 from hyperalign.atomic import atomic_directory
+from hyperalign.encoders.text import TextTower, resolve_model_path
+from hyperalign.encoders.text_onnx import OnnxTextTower, onnx_file
 from hyperalign.model.h2arn import H2ARN
+from hyperalign.runtime.text_search import HEAD_FILE, QUERY_FILE, QUERY_FORMAT
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -129,3 +135,38 @@ def export_onnx(retriever: Retriever, out: str | Path) -> Path:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out
+
+
+@torch.no_grad()
+def write_text_query(retriever: Retriever, directory: Path) -> bool:
+    """Write what a text query needs without torch into the new directory ``directory``: ``text.onnx`` (the text
+    side after the tower, as in :func:`export_onnx`) and ``query.json`` (the tower's ONNX file and tokenizer, the
+    truncation length, the weights; :mod:`hyperalign.runtime.text_search`). Nothing is written, and False returned,
+    when the tower trains or has no ONNX export or tokenizer file."""
+    tower = retriever.tower
+    if not isinstance(tower, (TextTower, OnnxTextTower)) or tower.cfg.trainable:
+        return False
+    tower_file = onnx_file(retriever.cfg.cache_dir, tower.model_id)
+    tokenizer = resolve_model_path(tower.cfg.model) / "tokenizer.json"
+    if not (tower_file.is_file() and tokenizer.is_file()):
+        return False
+    model = retriever.model.eval().float()
+    x = example_inputs(retriever)
+    directory.mkdir()
+    _export(
+        TextGraph(model).eval(), (x["tokens"], x["mask"]), directory / HEAD_FILE, ["tokens", "mask"],
+        {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}},
+    )
+    manifest = {
+        "format": QUERY_FORMAT,
+        "weights_sha256": retriever.weights_sha256(),
+        "tower": str(tower_file.resolve()),
+        "tower_model_id": tower.model_id,
+        "tokenizer": str(tokenizer.resolve()),
+        "max_tokens": tower.cfg.max_tokens,
+        "space": retriever.cfg.model.space.kind,
+        "curvature": retriever.curvature(),
+        "dim": retriever.cfg.model.dim,
+    }
+    (directory / QUERY_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return True
