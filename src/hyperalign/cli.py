@@ -473,7 +473,6 @@ def search(
     if folder is not None:
         _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
         return
-    from hyperalign.data.formats import PointCloudError, SizeLimitError
     from hyperalign.runtime.text_search import TextSearch, text_query_ready
 
     step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
@@ -489,9 +488,23 @@ def search(
          f"searching...")  # fmt: skip
     try:
         if shape is not None:
-            hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
+            hits = _search_shape(loaded, shape, k, target or "captions", max_points)
         else:
             hits = loaded.search_text(query, k, target or "shapes")
+    finally:
+        loaded.close()
+    if shape is not None:
+        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
+    else:
+        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
+
+
+def _search_shape(loaded: Any, shape: Path, k: int, target: str, max_points: int) -> list[Any]:
+    """``loaded.search_shape``, with a cloud over ``max_points`` reported as the option to raise."""
+    from hyperalign.data.formats import PointCloudError, SizeLimitError
+
+    try:
+        return loaded.search_shape(shape, k, target, max_points=max_points)
     except SizeLimitError as e:
         if e.option != "max_points":
             raise
@@ -500,12 +513,6 @@ def search(
             f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
             f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
         ) from None
-    finally:
-        loaded.close()
-    if shape is not None:
-        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
-    else:
-        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
 def _axis(value: str, option: str) -> Any:
