@@ -556,7 +556,17 @@ def _search_folder(
     folder: Path, query: str | None, shape: Path | None, k: int, checkpoint: Path | None, up_axis: str,
     xyz_only: bool, cache_dir: Path | None, as_json: bool,
 ) -> None:
-    found = _folder_search(folder, checkpoint, up_axis, xyz_only, cache_dir)
+    model = _model_or_default(checkpoint, xyz_only)
+    found: Any = None
+    if shape is None:  # an unchanged, already embedded folder answers text without torch
+        from hyperalign.runtime.folder_text import FolderTextSearch
+
+        found = FolderTextSearch.open(folder, model, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
+                                      cache_dir=cache_dir)  # fmt: skip
+        if found is not None:
+            _say(f"{len(found.files)} shapes in {found.root} (0 embedded now, the rest cached)")
+    if found is None:
+        found = _folder_search(folder, model, up_axis, xyz_only, cache_dir)
     hits = found.search_shape(shape, k) if shape is not None else found.search_text(query or "", k)
     title = str(shape) if shape is not None else query or ""
     if as_json:

@@ -56,6 +56,21 @@ def test_numpy_dist_broadcasts_like_torch():
     np.testing.assert_allclose(got, want, rtol=16 * np.finfo(np.float32).eps, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_pairwise_distances_equal_the_torch_ones(dtype):
+    """The matrix form: equal up to the matrix product's rounding, which sums in another order (absolute error of
+    ``-c<x, y>_L`` about ``eps c x_0 y_0``)."""
+    x, y = _pairs(np.dtype(dtype), 1.0)
+    x, y = x[:64] / 4, y[:48] / 4  # within distance ~27 of the origin
+    got = lnp.pairwise_dist(x, y, 1.0)
+    want = lorentz.pairwise_dist(torch.from_numpy(x), torch.from_numpy(y), 1.0).numpy()
+    assert got.shape == (64, 48) and got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=0)
+    inner = lnp.pairwise_inner(x, y, 1.0)
+    np.testing.assert_allclose(inner, lorentz.pairwise_inner(torch.from_numpy(x), torch.from_numpy(y), 1.0).numpy(),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)  # fmt: skip
+
+
 def test_numpy_formulas_refuse_bad_curvature_and_integers():
     with pytest.raises(ValueError, match="curvature"):
         lnp.dist0(np.ones((1, 2), np.float32), 0.0)

@@ -81,3 +81,19 @@ def dist0(x: np.ndarray, c: float) -> np.ndarray:
     x, c = as_float(x), _check(c)
     sqrt_c = np.sqrt(x.dtype.type(c))
     return np.arcsinh(sqrt_c * _safe_norm(x)) / sqrt_c
+
+
+def pairwise_inner(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    """All Minkowski inner products ``x~_i . y~_j - x_{i,0} y_{j,0}`` by one matrix product; (B, n), (N, n) -> (B, N)."""
+    x, c = as_float(x), _check(c)
+    y = as_float(y).astype(x.dtype)
+    return x @ np.swapaxes(y, -1, -2) - time_component(x, c)[..., :, None] * time_component(y, c)[..., None, :]
+
+
+def pairwise_dist(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    """All geodesic distances ``(2 / sqrt(c)) asinh(sqrt(c/2) sqrt(-<x_i, y_j>_L - 1/c))`` (the fast ranking form of
+    :func:`lorentz.pairwise_dist`); (B, n), (N, n) -> (B, N)."""
+    x, c = as_float(x), _check(c)
+    c_t = x.dtype.type(c)
+    half_chord_sq = np.maximum(-pairwise_inner(x, y, c) - x.dtype.type(1.0) / c_t, np.finfo(x.dtype).tiny)
+    return x.dtype.type(2.0) / np.sqrt(c_t) * np.arcsinh(np.sqrt(x.dtype.type(0.5) * c_t * half_chord_sq))

@@ -29,8 +29,8 @@ from pydantic import ValidationError
 
 from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.index.faiss_store import FaissStore
-from hyperalign.index.milvus import MilvusStore
 from hyperalign.index.files import INDEX_FORMAT, META_FILE, IndexFileError, read_format_json
+from hyperalign.index.milvus import MilvusStore
 from hyperalign.index.space import Space, SpaceCodec, as_ids
 from hyperalign.index.store import IndexSpec, StoreFactory, StoreSpec, VectorStore
 

@@ -138,22 +138,30 @@ def export_onnx(retriever: Retriever, out: str | Path) -> Path:
     return out
 
 
-@torch.no_grad()
-def write_text_query(retriever: Retriever, directory: Path) -> bool:
-    """Write what a text query needs without torch into the new directory ``directory``: ``text.onnx`` (the text
-    side after the tower, as in :func:`export_onnx`) and ``query.json`` (the tower's ONNX file and tokenizer, the
-    truncation length, the weights; :mod:`hyperalign.runtime.text_search`). Nothing is written, and False returned,
-    when the tower trains or has no ONNX export or tokenizer file."""
+def text_query_sources(retriever: Retriever) -> tuple[Path, Path] | None:
+    """The ONNX file of the model's frozen text tower and its ``tokenizer.json``, or None when the tower trains or
+    either file is missing (then no text query can run without torch)."""
     tower = retriever.tower
     if not isinstance(tower, (TextTower, OnnxTextTower)) or tower.cfg.trainable:
-        return False
+        return None
     tower_file = onnx_file(retriever.cfg.cache_dir, tower.model_id)
     tokenizer = resolve_model_path(tower.cfg.model) / "tokenizer.json"
-    if not (tower_file.is_file() and tokenizer.is_file()):
+    return (tower_file, tokenizer) if tower_file.is_file() and tokenizer.is_file() else None
+
+
+@torch.no_grad()
+def write_text_query(retriever: Retriever, directory: Path) -> bool:
+    """Write what a text query needs without torch into ``directory``: ``text.onnx`` (the text side after the tower,
+    as in :func:`export_onnx`) and ``query.json`` (the tower's ONNX file and tokenizer, the truncation length, the
+    weights, space and curvature; :mod:`hyperalign.runtime.text_search`). Nothing is written, and False returned,
+    without :func:`text_query_sources`."""
+    sources = text_query_sources(retriever)
+    if sources is None:
         return False
+    tower_file, tokenizer = sources
     model = retriever.model.eval().float()
     x = example_inputs(retriever)
-    directory.mkdir()
+    directory.mkdir(parents=True, exist_ok=True)
     # The tracer warns at the context encoder's input checks and its all-real-tokens shortcut: the graph keeps the
     # general (padded) branch, which computes the same for unpadded queries (tests/runtime/test_text_search.py).
     with warnings.catch_warnings():
@@ -167,9 +175,9 @@ def write_text_query(retriever: Retriever, directory: Path) -> bool:
         "format": QUERY_FORMAT,
         "weights_sha256": retriever.weights_sha256(),
         "tower": str(tower_file.resolve()),
-        "tower_model_id": tower.model_id,
+        "tower_model_id": retriever.tower.model_id,
         "tokenizer": str(tokenizer.resolve()),
-        "max_tokens": tower.cfg.max_tokens,
+        "max_tokens": retriever.tower.cfg.max_tokens,
         "space": retriever.cfg.model.space.kind,
         "curvature": retriever.curvature(),
         "dim": retriever.cfg.model.dim,

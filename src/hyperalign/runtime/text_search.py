@@ -32,22 +32,25 @@ QUERY_FORMAT = "hyperalign-text-query/1"
 _MODULES = ("onnxruntime", "tokenizers", "faiss")
 
 
-def _manifest(directory: Path) -> dict[str, Any] | None:
+def query_manifest(query_dir: Path) -> dict[str, Any] | None:
+    """The ``query.json`` of a ``text-query/`` directory when it and every file it names exist and the runtime
+    libraries are installed, else None."""
     try:
-        manifest = json.loads((directory / QUERY_DIR / QUERY_FILE).read_text(encoding="utf-8"))
+        manifest = json.loads((query_dir / QUERY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == QUERY_FORMAT else None
+    if not isinstance(manifest, dict) or manifest.get("format") != QUERY_FORMAT or not (query_dir / HEAD_FILE).is_file():
+        return None
+    if not all(Path(str(manifest.get(key, ""))).is_file() for key in ("tower", "tokenizer")):
+        return None
+    return manifest if all(importlib.util.find_spec(m) is not None for m in _MODULES) else None
 
 
 def text_query_ready(directory: str | Path) -> bool:
     """True when the index in ``directory`` answers text queries without torch: its ``text-query/`` files and the
     tower's ONNX file and tokenizer exist, both targets are FAISS indexes, and the runtime libraries are installed."""
     directory = Path(directory)
-    manifest = _manifest(directory)
-    if manifest is None or not (directory / QUERY_DIR / HEAD_FILE).is_file():
-        return False
-    if not all(Path(str(manifest.get(key, ""))).is_file() for key in ("tower", "tokenizer")):
+    if query_manifest(directory / QUERY_DIR) is None:
         return False
     for target in ("shapes", "captions"):
         try:
@@ -56,29 +59,45 @@ def text_query_ready(directory: str | Path) -> bool:
             return False
         if not isinstance(meta, dict) or (meta.get("store") or {}).get("backend", "faiss") != "faiss":
             return False
-    return all(importlib.util.find_spec(m) is not None for m in _MODULES)
+    return True
+
+
+class TextEmbedder:
+    """A model's text side from a ``text-query/`` directory: ``embed(text) -> (1, dim)`` float32 by ONNX Runtime."""
+
+    def __init__(self, query_dir: Path) -> None:
+        import onnxruntime
+
+        manifest = query_manifest(query_dir)
+        if manifest is None:
+            raise IndexFileError(f"{query_dir / QUERY_FILE}: missing, incomplete or not of format {QUERY_FORMAT!r}")
+        self.manifest = manifest
+        self.features = OrtTokenFeatures(manifest["tokenizer"], manifest["tower"], int(manifest["max_tokens"]))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        self.head = onnxruntime.InferenceSession(str(query_dir / HEAD_FILE), options, providers=["CPUExecutionProvider"])
+
+    def embed(self, text: str) -> np.ndarray:
+        """The model's point for one query text, (1, dim) float32."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("query text must be a non-empty string")
+        tokens, mask = self.features([text])
+        (point,) = self.head.run(["embedding"], {"tokens": tokens, "mask": mask})
+        return point
 
 
 class TextSearch:
     """A saved index answering text queries with ONNX Runtime and NumPy (see the module docstring)."""
 
     def __init__(self, directory: str | Path) -> None:
-        import onnxruntime
-
         directory = Path(directory)
         self.info = read_format_json(directory / INFO_FILE, FORMAT, "`hyperalign index build`")
-        manifest = _manifest(directory)
-        where = directory / QUERY_DIR / QUERY_FILE
-        if manifest is None:
-            raise IndexFileError(f"{where}: missing or not of format {QUERY_FORMAT!r}")
-        if manifest.get("weights_sha256") != self.info.get("weights_sha256"):
-            raise IndexFileError(f"{where}: weights_sha256: the text query files belong to another model than {INFO_FILE}")
-        self.features = OrtTokenFeatures(manifest["tokenizer"], manifest["tower"], int(manifest["max_tokens"]))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        self.head = onnxruntime.InferenceSession(
-            str(directory / QUERY_DIR / HEAD_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        self.embedder = TextEmbedder(directory / QUERY_DIR)
+        if self.embedder.manifest.get("weights_sha256") != self.info.get("weights_sha256"):
+            raise IndexFileError(
+                f"{directory / QUERY_DIR / QUERY_FILE}: weights_sha256: the text query files belong to another model "
+                f"than {INFO_FILE}"
+            )
         self.shapes = NumpyIndex(directory / "shapes")
         self.captions = NumpyIndex(directory / "captions")
         self.items, self.caption_records = read_records(directory / RECORDS_FILE)
@@ -90,11 +109,7 @@ class TextSearch:
 
     def embed_text(self, text: str) -> np.ndarray:
         """The model's point for one query text, (1, dim) float32."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("query text must be a non-empty string")
-        tokens, mask = self.features([text])
-        (point,) = self.head.run(["embedding"], {"tokens": tokens, "mask": mask})
-        return point
+        return self.embedder.embed(text)
 
     def search_text(self, text: str, k: int = 10, target: str = "shapes") -> list[Hit]:
         """The ``k`` shapes (or captions) nearest to a text query, nearest first (as :meth:`Index.search_text`)."""
