@@ -1,22 +1,23 @@
-"""A saved FAISS index (:meth:`LorentzIndex.save <hyperalign.index.lorentz_index.LorentzIndex.save>`) searched with
-NumPy and FAISS only: no torch, for answering one query quickly from a fresh process.
+"""A saved FAISS index (:meth:`LorentzIndex.save <hyperalign.index.lorentz_index.LorentzIndex.save>`) searched
+without torch, for answering one query quickly from a fresh process.
 
-The steps are those of :meth:`LorentzIndex.search`: queries in float64 (unit vectors for a cosine space), FAISS
-proposes ``rerank_factor * k`` candidates by the inner product of query and database forms
-(:func:`~hyperalign.geometry.lorentz_numpy.mips_query`), their exact distances are recomputed in float32
-(:func:`~hyperalign.geometry.lorentz_numpy.dist`, or ``1 - cos``) and ordered by
-:func:`~hyperalign.index.files.nearest_candidates`. The formulas are the NumPy twins of
-:mod:`hyperalign.geometry.lorentz`, tested against it; results equal the torch path's.
+The steps are those of :meth:`LorentzIndex.search`: FAISS proposes ``rerank_factor * k`` candidates by the inner
+product of the query's search form (:meth:`SpaceCodec.query_form <hyperalign.index.space.SpaceCodec.query_form>`)
+and the stored database forms, ``exact`` recomputes their distances (as :meth:`SpaceCodec.rerank
+<hyperalign.index.space.SpaceCodec.rerank>`) and :func:`~hyperalign.index.files.nearest_candidates` orders them.
+This module holds no formula: the caller passes the query's forms and the distance functions (ONNX graphs traced
+from the torch path's functions, :mod:`hyperalign.runtime.query_export`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hyperalign.geometry import lorentz_numpy
 from hyperalign.index.files import (
     INDEX_FORMAT,
     META_FILE,
@@ -27,12 +28,19 @@ from hyperalign.index.files import (
     read_format_json,
 )
 
+Distances = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``exact(query (Q, dim), candidates (Q, K, dim)) -> (Q, K)``, all float32."""
+Generality = Callable[[np.ndarray], np.ndarray]
+"""``generality(points (N, dim)) -> (N,)`` float32: distance from the origin."""
+
 
 class NumpyIndex:
-    """The stored points (N, dim) float32, ids and FAISS index of a saved FAISS-backed index, searchable."""
+    """The stored points (N, dim) float32, ids and FAISS index of a saved FAISS-backed index, searchable with the
+    given distance functions (``generality`` for a Lorentz index)."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, exact: Distances, generality: Generality | None = None) -> None:
         directory = Path(directory)
+        self._exact, self._generality = exact, generality
         meta = read_format_json(directory / META_FILE, INDEX_FORMAT, "LorentzIndex.save")
         where = f"{directory / META_FILE}"
         backend = (meta.get("store") or {}).get("backend", "faiss")
@@ -53,7 +61,7 @@ class NumpyIndex:
         self.vectors = load_array(directory / "vectors.npy", np.float32, (count, self.dim))
         self.ids = load_array(directory / "ids.npy", np.int64, (count,))
         path = directory / "faiss.index"
-        self._faiss = read_faiss(path, self.width, count) if path.is_file() else None
+        self._faiss: Any = read_faiss(path, self.width, count) if path.is_file() else None
         if self._faiss is None and (self.kind != "ivf" or count > 0):
             raise IndexFileError(f"{path}: missing; the index directory is incomplete")
         order = np.argsort(self.ids, kind="stable")
@@ -62,17 +70,12 @@ class NumpyIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _queries(self, x: np.ndarray) -> np.ndarray:
-        q = np.asarray(x, dtype=np.float64)
-        if q.ndim != 2 or q.shape[1] != self.dim:
-            raise ValueError(f"queries: expected shape (N, {self.dim}), got {q.shape}")
+    def _checked(self, x: np.ndarray, width: int, what: str) -> np.ndarray:
+        q = np.ascontiguousarray(x, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != width:
+            raise ValueError(f"{what}: expected shape (N, {width}), got {q.shape}")
         if not np.isfinite(q).all():
-            raise ValueError("queries: contains NaN or infinite values")
-        if self.curvature is None:
-            norms = np.linalg.norm(q, axis=-1, keepdims=True)
-            if (norms == 0).any():
-                raise ValueError("a cosine-space index cannot hold or query the zero vector")
-            q = q / norms
+            raise ValueError(f"{what}: contains NaN or infinite values (a cosine space has no direction for 0)")
         return q
 
     def get(self, ids: np.ndarray) -> np.ndarray:
@@ -83,17 +86,16 @@ class NumpyIndex:
             raise KeyError(f"ids not in the index: {np.asarray(ids)[:5].tolist()}")
         return self.vectors[order[pos]]
 
-    def _exact(self, q: np.ndarray, y: np.ndarray) -> np.ndarray:
-        if self.curvature is not None:
-            return lorentz_numpy.dist(q, y, self.curvature)
-        return np.float32(1.0) - (q * y).sum(axis=-1)
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest stored points of each query (Q, dim): distances (Q, m) float32 ascending and ids (Q, m)
-        int64, ``m = min(k, len(self))``; as :meth:`LorentzIndex.search`."""
+    def search(self, queries: np.ndarray, forms: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest stored points of each query (Q, dim), as compared exactly, given also as search forms
+        (Q, width): distances (Q, m) float32 ascending and ids (Q, m) int64, ``m = min(k, len(self))``; as
+        :meth:`LorentzIndex.search`."""
         if k < 1:
             raise ValueError(f"k must be >= 1; got {k}")
-        q = self._queries(queries)
+        q = self._checked(queries, self.dim, "queries")
+        forms = self._checked(forms, self.width, "search forms")
+        if len(forms) != len(q):
+            raise ValueError(f"search forms: expected one per query ({len(q)}), got {len(forms)}")
         k = min(k, len(self))
         if k == 0 or len(q) == 0:
             return np.full((len(q), k), np.inf, np.float32), np.full((len(q), k), -1, np.int64)
@@ -102,17 +104,15 @@ class NumpyIndex:
             self._faiss.hnsw.efSearch = self.ef_search
         elif self.kind == "ivf":
             self._faiss.nprobe = min(self.nprobe, self._faiss.nlist)
-        forms = q if self.curvature is None else lorentz_numpy.mips_query(q, self.curvature)
-        _, rows = self._faiss.search(np.ascontiguousarray(forms, dtype=np.float32), wanted)
+        _, rows = self._faiss.search(forms, wanted)
         candidates = np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1)
         found = candidates >= 0
         stored = np.zeros((*candidates.shape, self.dim), dtype=np.float32)
         stored[found] = self.get(candidates[found])
-        d = self._exact(q.astype(np.float32)[:, None, :], stored)
-        return nearest_candidates(d, candidates, k)
+        return nearest_candidates(self._exact(q, stored), candidates, k)
 
     def generality(self, ids: np.ndarray) -> np.ndarray:
         """Distance from the origin of stored points (Lorentz only), float32; as :func:`hierarchy.generality`."""
-        if self.curvature is None:
+        if self.curvature is None or self._generality is None:
             raise ValueError("generality needs a Lorentz index")
-        return lorentz_numpy.dist0(self.get(ids).astype(np.float64), self.curvature).astype(np.float32)
+        return self._generality(self.get(ids))

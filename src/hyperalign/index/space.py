@@ -62,6 +62,10 @@ def as_ids(ids: Any, n: int) -> np.ndarray:
     return arr
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
+
+
 def _float32(v: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(v.numpy(), dtype=np.float32)
 
@@ -94,19 +98,28 @@ class SpaceCodec:
     # ------------------------------------------------------------------ forms
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """``x / ||x||``; the zero vector has no direction and is refused."""
-        norms = x.norm(dim=-1, keepdim=True)
-        if bool((norms == 0).any()):
+        if bool((x.norm(dim=-1) == 0).any()):
             raise ValueError("a cosine-space index cannot hold or query the zero vector")
-        return x / norms
+        return _unit(x)
 
     def points(self, x: Any, what: str) -> torch.Tensor:
         """Checked input (N, dim) as stored and compared exactly: space parts as given, or unit vectors (float64)."""
         t = as_points(x, self.dim, what)
         return t if self.curvature is not None else self.normalise(t)
 
+    def compared(self, x: torch.Tensor) -> torch.Tensor:
+        """What :meth:`points` makes of model points (N, dim), unchecked (traceable): float64 space parts, or unit
+        vectors."""
+        x = x.double()
+        return x if self.curvature is not None else _unit(x)
+
+    def search_form(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, width) in ``x``'s dtype: ``mips_query`` (Lorentz) or the unit vectors themselves."""
+        return lorentz.mips_query(x, self.curvature) if self.curvature is not None else x
+
     def query_form(self, x: torch.Tensor) -> np.ndarray:
-        """(N, width) float32: ``mips_query`` (Lorentz) or the unit vectors."""
-        return _float32(lorentz.mips_query(x, self.curvature) if self.curvature is not None else x)
+        """(N, width) float32: :meth:`search_form`."""
+        return _float32(self.search_form(x))
 
     def database_form(self, x: torch.Tensor) -> np.ndarray:
         """(N, width) float32: ``mips_database`` (Lorentz) or the unit vectors."""

@@ -7,8 +7,8 @@
   ``mask (B, L)`` bool (True = real token) through the text context encoder, aggregation and embedding. The text tower
   itself (a Hugging Face model) is not part of the export: run it with its own tooling and feed its last hidden state.
 
-:func:`write_text_query` writes the text graph into a search index, for text queries without torch
-(:mod:`hyperalign.runtime.text_search`).
+:mod:`hyperalign.runtime.query_export` writes the text graph and the search's distance graphs into a search index
+or folder cache, for text queries without torch.
 
 Both graphs compute in float32 (hyperbolic math is never exported in half precision); batch size (and token count)
 are dynamic. ``export.json`` beside them records inputs, outputs, preprocessing, space and curvature. The directory is
@@ -18,18 +18,14 @@ written atomically: a failed export leaves nothing behind.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from hyperalign.atomic import atomic_directory
-from hyperalign.encoders.text import TextTower, resolve_model_path
-from hyperalign.encoders.text_onnx import OnnxTextTower, onnx_file
 from hyperalign.model.h2arn import H2ARN
-from hyperalign.runtime.text_search import HEAD_FILE, QUERY_FILE, QUERY_FORMAT
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -82,19 +78,26 @@ def _register_hyperbolic_ops() -> None:
         )
 
 
-def _export(graph: nn.Module, args: tuple[Tensor, ...], path: Path, names: list[str], dynamic: dict[str, Any]) -> None:
-    """Trace ``graph`` to ONNX. PyTorch's fused transformer-layer kernel (its eval-mode fast path) has no ONNX form,
-    so it is off while tracing: the layers then run the same math as separate operators."""
+def export_graph(
+    graph: nn.Module, args: tuple[Tensor, ...], path: Path, inputs: dict[str, dict[int, str]],
+    outputs: dict[str, dict[int, str]],
+) -> None:  # fmt: skip
+    """Trace ``graph`` to ONNX with the named ``inputs`` and ``outputs`` and their dynamic axes. PyTorch's fused
+    transformer-layer kernel (its eval-mode fast path) has no ONNX form, so it is off while tracing: the layers then
+    run the same math as separate operators."""
     _register_hyperbolic_ops()
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         torch.onnx.export(
-            graph, args, str(path), input_names=names, output_names=["embedding"], opset_version=OPSET,
-            dynamic_axes=dynamic | {"embedding": {0: "batch"}}, dynamo=False,
+            graph, args, str(path), input_names=list(inputs), output_names=list(outputs), opset_version=OPSET,
+            dynamic_axes=inputs | outputs, dynamo=False,
         )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+TEXT_INPUTS = {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}}
 
 
 def _is_export(path: Path) -> bool:
@@ -115,11 +118,9 @@ def export_onnx(retriever: Retriever, out: str | Path) -> Path:
     model = retriever.model.eval().float()
     x = example_inputs(retriever)
     with atomic_directory(out, _is_export, what="an ONNX export") as tmp:
-        _export(PointGraph(model).eval(), (x["points"],), tmp / "points.onnx", ["points"], {"points": {0: "batch"}})
-        _export(
-            TextGraph(model).eval(), (x["tokens"], x["mask"]), tmp / "text.onnx", ["tokens", "mask"],
-            {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}},
-        )
+        embedding = {"embedding": {0: "batch"}}
+        export_graph(PointGraph(model).eval(), (x["points"],), tmp / "points.onnx", {"points": {0: "batch"}}, embedding)
+        export_graph(TextGraph(model).eval(), (x["tokens"], x["mask"]), tmp / "text.onnx", TEXT_INPUTS, embedding)
         manifest = {
             "format": FORMAT,
             "checkpoint": str(retriever.checkpoint),
@@ -136,51 +137,3 @@ def export_onnx(retriever: Retriever, out: str | Path) -> Path:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out
-
-
-def text_query_sources(retriever: Retriever) -> tuple[Path, Path] | None:
-    """The ONNX file of the model's frozen text tower and its ``tokenizer.json``, or None when the tower trains or
-    either file is missing (then no text query can run without torch)."""
-    tower = retriever.tower
-    if not isinstance(tower, (TextTower, OnnxTextTower)) or tower.cfg.trainable:
-        return None
-    tower_file = onnx_file(retriever.cfg.cache_dir, tower.model_id)
-    tokenizer = resolve_model_path(tower.cfg.model) / "tokenizer.json"
-    return (tower_file, tokenizer) if tower_file.is_file() and tokenizer.is_file() else None
-
-
-@torch.no_grad()
-def write_text_query(retriever: Retriever, directory: Path) -> bool:
-    """Write what a text query needs without torch into ``directory``: ``text.onnx`` (the text side after the tower,
-    as in :func:`export_onnx`) and ``query.json`` (the tower's ONNX file and tokenizer, the truncation length, the
-    weights, space and curvature; :mod:`hyperalign.runtime.text_search`). Nothing is written, and False returned,
-    without :func:`text_query_sources`."""
-    sources = text_query_sources(retriever)
-    if sources is None:
-        return False
-    tower_file, tokenizer = sources
-    model = retriever.model.eval().float()
-    x = example_inputs(retriever)
-    directory.mkdir(parents=True, exist_ok=True)
-    # The tracer warns at the context encoder's input checks and its all-real-tokens shortcut: the graph keeps the
-    # general (padded) branch, which computes the same for unpadded queries (tests/runtime/test_text_search.py).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        _export(
-            TextGraph(model).eval(), (x["tokens"], x["mask"]), directory / HEAD_FILE, ["tokens", "mask"],
-            {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}},
-        )
-    manifest = {
-        "format": QUERY_FORMAT,
-        "weights_sha256": retriever.weights_sha256(),
-        "tower": str(tower_file.resolve()),
-        "tower_model_id": retriever.tower.model_id,
-        "tokenizer": str(tokenizer.resolve()),
-        "max_tokens": retriever.tower.cfg.max_tokens,
-        "space": retriever.cfg.model.space.kind,
-        "curvature": retriever.curvature(),
-        "dim": retriever.cfg.model.dim,
-    }
-    (directory / QUERY_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return True

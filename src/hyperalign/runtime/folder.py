@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from hyperalign.atomic import atomic_directory, atomic_path, json_field_equals, write_text_atomic
+from hyperalign.atomic import atomic_directory, atomic_path, write_text_atomic
 from hyperalign.data.combine import Axis, up_rotation
 from hyperalign.data.formats import SUFFIXES, PointCloudError
 from hyperalign.encoders.text import TextTower
@@ -42,7 +42,7 @@ from hyperalign.runtime.folder_cache import (
     read_cache,
     shape_files,
 )
-from hyperalign.runtime.text_search import QUERY_DIR, QUERY_FILE, QUERY_FORMAT
+from hyperalign.runtime.text_search import QUERY_DIR, is_text_query_dir, query_manifest
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -112,16 +112,14 @@ class FolderSearch:
     def _write_text_query(self) -> None:
         """Keep ``text-query/`` in the cache for this model, so a later text query of an unchanged folder can run
         without torch (:mod:`hyperalign.runtime.folder_text`)."""
-        from hyperalign.runtime.export import text_query_sources, write_text_query
+        from hyperalign.runtime.query_export import text_query_sources, write_text_query
 
         target = self.cache / QUERY_DIR
-        try:
-            written = json.loads((target / QUERY_FILE).read_text(encoding="utf-8")).get("weights_sha256")
-        except (OSError, ValueError, AttributeError):
-            written = None
-        if written == self.retriever.weights_sha256() or text_query_sources(self.retriever) is None:
+        manifest = query_manifest(target)
+        written = manifest is not None and manifest.get("weights_sha256") == self.retriever.weights_sha256()
+        if written or text_query_sources(self.retriever) is None:
             return
-        with atomic_directory(target, lambda p: json_field_equals(p / QUERY_FILE, "format", QUERY_FORMAT)) as tmp:
+        with atomic_directory(target, is_text_query_dir) as tmp:
             write_text_query(self.retriever, tmp)
 
     def _build(self, progress: Callable[[Sequence[Path]], Sequence[Path]]) -> FolderIndex:

@@ -6,7 +6,8 @@ is tokenizers + ONNX Runtime + one NumPy distance matrix.
 (:class:`~hyperalign.runtime.folder.FolderSearch`, which embeds and reports), unless: the model resolves to a
 checkpoint, every shape file below the folder has a cached embedding under the fingerprint of that model and these
 reader settings, and the cache's ``text-query/`` belongs to that model. Ranking is the model's own pairwise distance
-(:func:`~hyperalign.geometry.lorentz_numpy.pairwise_dist`, or ``1 - cos``), ties by file order, as the torch path.
+(``pairwise.onnx``, traced from ``pairwise_distance``: :func:`~hyperalign.geometry.lorentz.pairwise_dist`, or
+``1 - cos``; :mod:`hyperalign.runtime.query_export`), ties by file order, as the torch path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 
 from hyperalign.checkpoint import CheckpointError, read_meta, resolve_checkpoint, weights_sha256
 from hyperalign.data.combine import Axis
-from hyperalign.geometry import lorentz_numpy
 from hyperalign.runtime.folder_cache import (
     FolderHit,
     ShapeReader,
@@ -27,19 +27,18 @@ from hyperalign.runtime.folder_cache import (
     read_cache,
     shape_files,
 )
-from hyperalign.runtime.text_search import QUERY_DIR, TextEmbedder, query_manifest
+from hyperalign.runtime.text_search import PAIRWISE_FILE, QUERY_DIR, TextEmbedder, query_manifest, session
 
 
 class FolderTextSearch:
     """Cached embeddings (n, d) of a folder's files and the model's text side; answers text queries."""
 
-    def __init__(self, root: Path, files: list[str], embeddings: np.ndarray, embedder: TextEmbedder) -> None:
+    def __init__(self, root: Path, files: list[str], embeddings: np.ndarray, query_dir: Path) -> None:
         self.root = root
         self.files = files
-        self.embeddings = embeddings
-        self.embedder = embedder
-        curvature = embedder.manifest.get("curvature")
-        self.curvature = None if curvature is None else float(curvature)
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        self.embedder = TextEmbedder(query_dir)
+        self.pairwise = session(query_dir / PAIRWISE_FILE)
 
     @classmethod
     def open(
@@ -71,14 +70,11 @@ class FolderTextSearch:
         if any(r is None for r in rows):
             return None
         relative = [str(f.relative_to(root)) for f in files]
-        return cls(root, relative, found[1][np.asarray(rows, dtype=np.int64)], TextEmbedder(cache / QUERY_DIR))
+        return cls(root, relative, found[1][np.asarray(rows, dtype=np.int64)], cache / QUERY_DIR)
 
     def search_text(self, query: str, k: int = 10) -> list[FolderHit]:
         """The ``k`` files nearest to a text query (fewer when the folder has fewer)."""
-        q = self.embedder.embed(query)
-        if self.curvature is not None:
-            dist = lorentz_numpy.pairwise_dist(q, self.embeddings, self.curvature)[0]
-        else:
-            dist = (np.float32(1.0) - q @ self.embeddings.T)[0]
+        point = self.embedder.embed(query).point
+        (dist,) = self.pairwise.run(["distance"], {"query": point, "points": self.embeddings})[0]
         order = np.argsort(dist, kind="stable")[: min(k, len(self.files))]
         return [FolderHit(r + 1, self.files[i], float(dist[i])) for r, i in enumerate(order)]

@@ -201,7 +201,7 @@ class Index:
             self.shapes.save(tmp / "shapes")
             self.captions.save(tmp / "captions")
             if self.shapes.backend == "faiss" and self.captions.backend == "faiss":
-                from hyperalign.runtime.export import write_text_query
+                from hyperalign.runtime.query_export import write_text_query
 
                 write_text_query(self.retriever, tmp / QUERY_DIR)
             (tmp / RECORDS_FILE).write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
