@@ -479,7 +479,7 @@ def search(
     t0 = time.perf_counter()
     step(f"loading the index {index} and its model...")
     if shape is None and checkpoint is None and text_query_ready(index):
-        loaded: Any = TextSearch(index)  # the index's own ONNX text side and NumPy search: no torch
+        loaded: Any = TextSearch(index)  # the index's own ONNX graphs and FAISS: no torch
     else:
         from hyperalign.runtime.index import Index
 

@@ -1,14 +1,14 @@
-"""Hyperbolic search: Lorentz k-NN over FAISS or Milvus (exact and approximate) and hierarchy queries, independent
-of models and datasets.
+"""Hyperbolic search: Lorentz k-NN over FAISS or Milvus (exact and approximate) and hierarchy queries, independent of
+models and datasets.
 
 Layers: :mod:`~hyperalign.index.space` (a space's query / database forms and exact re-ranking),
 :mod:`~hyperalign.index.store` (the backend protocol; :mod:`~hyperalign.index.faiss_store`,
 :mod:`~hyperalign.index.milvus`), :mod:`~hyperalign.index.lorentz_index` (points and ids, search by Lorentz distance),
 :mod:`~hyperalign.index.hierarchy` (entailment-cone queries), :mod:`~hyperalign.index.numpy_search` (a saved FAISS
-index searched with NumPy alone, no torch; :mod:`~hyperalign.index.files` reads what both need). The search facade
-over a model and a dataset (:class:`hyperalign.runtime.index.Index`) is built on these. FAISS and pymilvus are
-imported when an index on them is first created or loaded; the names below are imported on first use, so the
-torch-free modules stay torch-free.
+index searched without torch, with distance functions the caller passes; :mod:`~hyperalign.index.files` reads what both
+need). The search facade over a model and a dataset (:class:`hyperalign.runtime.index.Index`) is built on these. FAISS
+and pymilvus are imported when an index on them is first created or loaded; the names below are imported on first use,
+so the torch-free modules stay torch-free.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 
 Modules: :mod:`~hyperalign.runtime.loading` (:func:`load`, :class:`Retriever`), :mod:`~hyperalign.runtime.evaluation`,
 :mod:`~hyperalign.runtime.embeddings`, :mod:`~hyperalign.runtime.index` (the search facade over
-:mod:`hyperalign.index`), :mod:`~hyperalign.runtime.text_search` (text queries on a saved index without torch),
-:mod:`~hyperalign.runtime.datasets`, :mod:`~hyperalign.runtime.features` (caption token features, also used by
-training), :mod:`~hyperalign.runtime.demo`. Nothing here imports :mod:`hyperalign.train`. The names below are
-imported on first use, so the torch-free modules stay torch-free.
+:mod:`hyperalign.index`), :mod:`~hyperalign.runtime.text_search` (text queries on a saved index without torch; the ONNX
+graphs it runs are written by :mod:`~hyperalign.runtime.query_export`), :mod:`~hyperalign.runtime.datasets`,
+:mod:`~hyperalign.runtime.features` (caption token features, also used by training), :mod:`~hyperalign.runtime.demo`.
+Nothing here imports :mod:`hyperalign.train`. The names below are imported on first use, so the torch-free modules stay
+torch-free.
 """
 
 from __future__ import annotations
