@@ -3,6 +3,8 @@ search, and ``hyperalign demo`` while two other single-thread jobs run.
 
     python benchmarks/first_minute.py [--out benchmarks/results] [--repeats 5] [--baseline 8ff4cbd] [--skip-demo]
 
+With ``--skip-demo`` the demo is not run, and the demo record of the results file being replaced is kept (marked).
+
 Every command runs as a fresh process (cold: a new interpreter each time; the OS file cache stays warm, as it does
 for a user's second command). Wall and CPU (user + sys of the child) seconds are recorded, median over repeats. The
 CLI costs are also measured on a baseline checkout (``git archive`` of ``--baseline`` into the work directory, run
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     current = ROOT / "src"
     base = baseline_checkout(args.baseline, work) / "src"
-    record: dict[str, object] = {"machine_start": machine_state(), "python": platform.python_version(),
+    command = " ".join(["python benchmarks/first_minute.py", *(sys.argv[1:] if argv is None else argv)])
+    record: dict[str, object] = {"command": command, "machine_start": machine_state(), "python": platform.python_version(),
                                  "baseline": args.baseline, "repeats": args.repeats}
     indexes = {"current": tiny_index(current, work, "current"), "baseline": tiny_index(base, work, "baseline")}
     cli = {
@@ -208,12 +211,16 @@ def main(argv: list[str] | None = None) -> None:
                                "top_result_class": classes.get(Path(top).stem if top else "", None),
                                "ranked": [(h["path"], classes.get(Path(h["path"]).stem)) for h in _results(first)],
                                "stderr_tail": first["stderr"][-500:]}
+    stem = "first_minute" if args.fifo is None else "first_minute_fifo"
     if not args.skip_demo:
         record["demo_under_load"] = demo_under_load(current, work)
+    elif (args.out / f"{stem}.json").is_file():  # not measured again: keep the earlier run's record, marked as such
+        earlier = json.loads((args.out / f"{stem}.json").read_text()).get("demo_under_load")
+        if earlier:
+            record["demo_under_load"] = {**earlier, "from_an_earlier_run": True}
     record["machine_end"] = machine_state()
     args.out.mkdir(parents=True, exist_ok=True)
     record["fifo_priority"] = args.fifo
-    stem = "first_minute" if args.fifo is None else "first_minute_fifo"
     (args.out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(render(record))
     print(render(record))
@@ -222,9 +229,7 @@ def main(argv: list[str] | None = None) -> None:
 def render(record: dict) -> str:
     start = record["machine_start"]
     lines = ["# First minute", "",
-             "Command: `python benchmarks/first_minute.py"
-             + (f" --fifo {record['fifo_priority']}" if record.get("fifo_priority") is not None else "")
-             + f" --repeats {record['repeats']}` (median of {record['repeats']} fresh processes; baseline = "
+             f"Command: `{record['command']}` (median of {record['repeats']} fresh processes; baseline = "
              f"`git archive {record['baseline']}`, interleaved"
              + (f"; every command under `chrt -f {record['fifo_priority']}`, i.e. ahead of the machine's other jobs"
                 if record.get("fifo_priority") is not None else "")
@@ -244,7 +249,8 @@ def render(record: dict) -> str:
     demo = record.get("demo_under_load")
     if demo:
         before = demo["machine_before"]
-        lines += ["", f"`hyperalign demo` with two `python -c \"while True: pass\"` jobs running: {demo['wall']:.0f} s wall, "
+        earlier = " (not measured in this run: the record of an earlier run, kept)" if demo.get("from_an_earlier_run") else ""
+        lines += ["", f"`hyperalign demo`{earlier} with two `python -c \"while True: pass\"` jobs running: {demo['wall']:.0f} s wall, "
                   f"{demo['cpu']:.0f} s CPU, exit {demo['code']} (load average {before['loadavg'][0]:.1f} when it "
                   f"started). First lines: " + " / ".join(f"`{line}`" for line in demo["first_lines"])
                   + ". Stages: " + " / ".join(f"`{line}`" for line in demo.get("stage_lines", []))]

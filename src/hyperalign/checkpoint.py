@@ -7,6 +7,9 @@ resolved config, preprocessing, optimiser and scheduler scalars). A save writes 
 renames it into place, so a crash leaves either the previous checkpoint or the complete new one. ``<run>/best`` is
 the checkpoint with the best validation metric.
 
+torch is imported by the functions that read or write tensors, so resolving a checkpoint, reading its metadata
+and hashing its weights stay torch-free.
+
 Loading checks every tensor name and shape against the model and fails with a message that names the file and the
 mismatching keys (:class:`CheckpointError`).
 """
@@ -17,15 +20,16 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
 
 from hyperalign import pretrained
 from hyperalign.atomic import atomic_directory
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 WEIGHTS = "weights.safetensors"
 TRAINER = "trainer.safetensors"
@@ -38,6 +42,8 @@ class CheckpointError(ValueError):
 
 
 def _optimizer_split(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    import torch
+
     sd = opt.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, Any] = {"param_groups": sd["param_groups"], "state": {}}
@@ -68,6 +74,9 @@ def save_checkpoint(
     scheduler: Any | None = None,
 ) -> Path:
     """Write a checkpoint directory atomically (temp dir, then rename) and return its path."""
+    import torch
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     with atomic_directory(directory, lambda p: (p / META).is_file(), what="a checkpoint") as tmp:
         state = {k: v.detach().contiguous() for k, v in weights.state_dict().items()}
@@ -103,7 +112,21 @@ def read_meta(directory: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
 
 
+def recorded_up_axis(meta: dict[str, Any]) -> str:
+    """The vertical axis of the clouds a checkpoint was trained on: recorded in its ``preprocessing``; for checkpoints
+    that predate the record, the training dataset's (when it is still there), else y."""
+    recorded = meta.get("preprocessing", {}).get("up_axis")
+    if recorded is None and meta.get("dataset"):
+        try:
+            recorded = json.loads((Path(meta["dataset"]) / "index.json").read_text(encoding="utf-8")).get("up_axis", "y")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+    return recorded if recorded in ("x", "y", "z") else "y"
+
+
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file is missing")
     try:
@@ -143,6 +166,8 @@ def load_trainer_state(
     directory: Path, optimizer: torch.optim.Optimizer, scheduler: Any | None = None
 ) -> dict[str, Any]:
     """Restore optimiser, scheduler and the torch RNG from a checkpoint; returns its meta."""
+    import torch
+
     meta = read_meta(directory)
     tensors = _load_tensors(Path(directory) / TRAINER)
     if "optimizer" not in meta:

@@ -473,20 +473,38 @@ def search(
     if folder is not None:
         _search_folder(folder, query, shape, k, checkpoint, up_axis, xyz_only, cache_dir, json_out)
         return
-    from hyperalign.data.formats import PointCloudError, SizeLimitError
-    from hyperalign.runtime.index import Index
+    from hyperalign.runtime.text_search import TextSearch, text_query_ready
 
     step = _say if (progress if progress is not None else sys.stderr.isatty()) else (lambda msg: None)
     t0 = time.perf_counter()
     step(f"loading the index {index} and its model...")
-    loaded = Index.load(index, checkpoint)
+    if shape is None and checkpoint is None and text_query_ready(index):
+        loaded: Any = TextSearch(index)  # the index's own ONNX graphs and FAISS: no torch
+    else:
+        from hyperalign.runtime.index import Index
+
+        loaded = Index.load(index, checkpoint)
     step(f"loaded {len(loaded.shapes)} shapes and {len(loaded.captions)} captions in {time.perf_counter() - t0:.1f} s; "
          f"searching...")  # fmt: skip
     try:
         if shape is not None:
-            hits = loaded.search_shape(shape, k, target or "captions", max_points=max_points)
+            hits = _search_shape(loaded, shape, k, target or "captions", max_points)
         else:
             hits = loaded.search_text(query, k, target or "shapes")
+    finally:
+        loaded.close()
+    if shape is not None:
+        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
+    else:
+        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
+
+
+def _search_shape(loaded: Any, shape: Path, k: int, target: str, max_points: int) -> list[Any]:
+    """``loaded.search_shape``, with a cloud over ``max_points`` reported as the option to raise."""
+    from hyperalign.data.formats import PointCloudError, SizeLimitError
+
+    try:
+        return loaded.search_shape(shape, k, target, max_points=max_points)
     except SizeLimitError as e:
         if e.option != "max_points":
             raise
@@ -495,12 +513,6 @@ def search(
             f"{e.path}: {count} points exceed the limit of --max-points {e.limit}; "
             f"pass a larger --max-points{f' (e.g. --max-points {e.count})' if e.count else ''} to read it"
         ) from None
-    finally:
-        loaded.close()
-    if shape is not None:
-        _print_hits(hits, f"shape {shape}", json_out, {"shape": str(shape)})
-    else:
-        _print_hits(hits, f"query {query!r}", json_out, {"query": query})
 
 
 def _axis(value: str, option: str) -> Any:
@@ -544,7 +556,17 @@ def _search_folder(
     folder: Path, query: str | None, shape: Path | None, k: int, checkpoint: Path | None, up_axis: str,
     xyz_only: bool, cache_dir: Path | None, as_json: bool,
 ) -> None:
-    found = _folder_search(folder, checkpoint, up_axis, xyz_only, cache_dir)
+    model = _model_or_default(checkpoint, xyz_only)
+    found: Any = None
+    if shape is None:  # an unchanged, already embedded folder answers text without torch
+        from hyperalign.runtime.folder_text import FolderTextSearch
+
+        found = FolderTextSearch.open(folder, model, up_axis=_axis(up_axis, "--up-axis"), xyz_only=xyz_only,
+                                      cache_dir=cache_dir)  # fmt: skip
+        if found is not None:
+            _say(f"{len(found.files)} shapes in {found.root} (0 embedded now, the rest cached)")
+    if found is None:
+        found = _folder_search(folder, model, up_axis, xyz_only, cache_dir)
     hits = found.search_shape(shape, k) if shape is not None else found.search_text(query or "", k)
     title = str(shape) if shape is not None else query or ""
     if as_json:

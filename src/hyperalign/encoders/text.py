@@ -31,6 +31,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 from tqdm.auto import tqdm
 
+from hyperalign.encoders.text_ort import check_texts
+
 __all__ = ["TextTowerConfig", "resolve_model_path", "check_texts", "TextTower", "TextFeatureCache"]
 
 _CLIP_TYPES = ("clip", "clip_text_model")
@@ -68,30 +70,6 @@ def resolve_model_path(name: str) -> Path:
             f"got {name!r} ({reason})"
         )
     return path.resolve()
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """Return ``texts`` as a list after checking it is a non-empty sequence of non-blank strings.
-
-    TypeError for a bare string or non-str items, ValueError for an empty sequence, a blank text or one that is not
-    valid UTF-8 (lone surrogates, as Python decodes undecodable command-line bytes); all name the offending index.
-    """
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-        raise TypeError(f"texts: expected a sequence of str, got {type(texts).__name__}")
-    if len(texts) == 0:
-        raise ValueError("texts: expected at least one text, got an empty sequence")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}]: expected str, got {type(text).__name__}")
-        if not text.strip():
-            raise ValueError(f"texts[{i}]: expected a non-blank text, got {text!r}")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(
-                f"texts[{i}]: not valid UTF-8 text (undecodable bytes at position {e.start}); got {text!r}"
-            ) from None
-    return list(texts)
 
 
 def _model_id(label: str, path: Path, max_tokens: int) -> str:

@@ -3,9 +3,8 @@ transformers (about half of a cold ``hyperalign search``).
 
 :func:`export_text_onnx` writes the backbone once (``torch.onnx.export``, dynamic batch and length) to
 ``<cache_dir>/onnx/<model_id>.onnx``; :func:`onnx_text_tower` returns an :class:`OnnxTextTower` when that file and
-onnxruntime are there (else None, and the caller builds the transformers tower). Tokenisation is the model
-directory's ``tokenizer.json`` through the ``tokenizers`` library, as the transformers fast tokenizer does it:
-special tokens added, truncated to ``max_tokens``, padded to the longest text.
+onnxruntime are there (else None, and the caller builds the transformers tower). Tokenising and running the export
+is :class:`~hyperalign.encoders.text_ort.OrtTokenFeatures` (NumPy, no torch); this module adds torch tensors.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from hyperalign.atomic import atomic_path
-from hyperalign.encoders.text import TextTower, TextTowerConfig, _model_id, check_texts, resolve_model_path
+from hyperalign.encoders.text import TextTower, TextTowerConfig, _model_id, resolve_model_path
+from hyperalign.encoders.text_ort import OrtTokenFeatures
 
 
 def onnx_file(cache_dir: str | Path, model_id: str) -> Path:
@@ -32,30 +31,14 @@ class OnnxTextTower:
     """``tower(texts) -> (features (B, L, dim) float32, mask (B, L) bool)`` by ONNX Runtime; inference only."""
 
     def __init__(self, cfg: TextTowerConfig, model_dir: Path, path: Path, model_id: str) -> None:
-        import onnxruntime
-        from tokenizers import Tokenizer
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(cfg.max_tokens)
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.features = OrtTokenFeatures(model_dir / "tokenizer.json", path, cfg.max_tokens)
         self.cfg = cfg
         self.dim = int(json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["hidden_size"])
         self.model_id = model_id
 
     def __call__(self, texts: Sequence[str]) -> tuple[Tensor, Tensor]:
-        encoded = self.tokenizer.encode_batch(check_texts(texts))
-        feeds = {
-            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-        }
-        (hidden,) = self.session.run(["last_hidden_state"], {k: v for k, v in feeds.items() if k in self.inputs})
-        mask = torch.from_numpy(feeds["attention_mask"]).bool()
-        return torch.from_numpy(hidden).float().masked_fill(~mask[..., None], 0.0), mask
+        features, mask = self.features(texts)
+        return torch.from_numpy(features), torch.from_numpy(mask)
 
     def eval(self) -> OnnxTextTower:
         return self

@@ -26,22 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyperalign.index.space import IndexFileError, SpaceCodec
+from hyperalign.index.files import IndexFileError, faiss_module, load_array, read_faiss
+from hyperalign.index.space import SpaceCodec
 from hyperalign.index.store import IndexSpec, StoreSpec
 
 FAISS_FILE = "faiss.index"
 VECTORS_FILE = "vectors.npy"
 IDS_FILE = "ids.npy"
 _CHUNK = 65_536  # rows per block when forming vectors
-
-
-def faiss_module() -> Any:
-    """The ``faiss`` module, imported on first use."""
-    try:
-        import faiss
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("hyperalign.index needs FAISS: pip install faiss-cpu") from e
-    return faiss
 
 
 class FaissStore:
@@ -217,12 +209,12 @@ class FaissStore:
         """The store saved in ``directory`` holding ``count`` points (as its metadata says)."""
         store = cls.__new__(cls)
         store.codec, store.spec, store._lookup = codec, spec, None
-        store._vectors = _load_array(directory / VECTORS_FILE, np.float32, (count, codec.dim))
-        store._ids = _load_array(directory / IDS_FILE, np.int64, (count,))
+        store._vectors = load_array(directory / VECTORS_FILE, np.float32, (count, codec.dim))
+        store._ids = load_array(directory / IDS_FILE, np.int64, (count,))
         store._index, store._storage = None, None
         path = directory / FAISS_FILE
         if path.is_file():
-            store._index = _read_faiss(path, codec.width, count)
+            store._index = read_faiss(path, codec.width, count)
             if spec.kind == "hnsw":
                 store._storage = faiss_module().downcast_index(store._index.storage)
         elif spec.kind != "ivf" or count > 0:
@@ -232,27 +224,3 @@ class FaissStore:
     def close(self) -> None:
         """Nothing to release: everything is in memory."""
 
-
-def _load_array(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-    if not path.is_file():
-        raise IndexFileError(f"{path}: missing; the index directory is incomplete")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise IndexFileError(f"{path}: truncated or corrupt array file ({e})") from None
-    if arr.dtype != dtype or arr.shape != shape:
-        raise IndexFileError(f"{path}: expected {np.dtype(dtype)} {shape} as meta.json says, got {arr.dtype} {arr.shape}")
-    return arr
-
-
-def _read_faiss(path: Path, width: int, count: int) -> Any:
-    faiss = faiss_module()
-    try:
-        loaded = faiss.read_index(str(path))
-    except RuntimeError as e:
-        raise IndexFileError(f"{path}: truncated or corrupt FAISS index ({str(e).splitlines()[0]})") from None
-    if loaded.d != width or loaded.ntotal != count:
-        raise IndexFileError(f"{path}: holds {loaded.ntotal} vectors of width {loaded.d}; meta.json says {count} of width {width}")
-    if loaded.metric_type != faiss.METRIC_INNER_PRODUCT:
-        raise IndexFileError(f"{path}: metric: expected inner product, got FAISS metric {loaded.metric_type}")
-    return loaded

@@ -29,16 +29,16 @@ from pydantic import ValidationError
 
 from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.index.faiss_store import FaissStore
+from hyperalign.index.files import INDEX_FORMAT, META_FILE, IndexFileError, read_format_json
 from hyperalign.index.milvus import MilvusStore
-from hyperalign.index.space import IndexFileError, Space, SpaceCodec, as_ids
+from hyperalign.index.space import Space, SpaceCodec, as_ids
 from hyperalign.index.store import IndexSpec, StoreFactory, StoreSpec, VectorStore
 
-FORMAT = "hyperalign-lorentz-index/1"
-META_FILE = "meta.json"
+FORMAT = INDEX_FORMAT
 _CHUNK = 65_536  # queries per block when searching
 STORES: dict[str, StoreFactory] = {"faiss": FaissStore, "milvus": MilvusStore}
 
-__all__ = ["IndexFileError", "IndexSpec", "LorentzIndex", "StoreSpec"]
+__all__ = ["IndexFileError", "IndexSpec", "LorentzIndex", "StoreSpec", "read_format_json"]
 
 
 class LorentzIndex:
@@ -195,21 +195,6 @@ class LorentzIndex:
         index = cls.__new__(cls)
         index._attach(codec, spec, where, STORES[where.backend].open(codec, spec, where, directory, meta["count"]))
         return index
-
-
-def read_format_json(path: Path, fmt: str, written_by: str) -> dict[str, Any]:
-    """The JSON mapping in ``path`` whose ``format`` is ``fmt``; :class:`IndexFileError` naming the file when it is
-    missing (``written_by`` says what writes it), corrupt or of another format."""
-    if not path.is_file():
-        raise IndexFileError(f"{path}: no such file; expected an index directory written by {written_by}")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise IndexFileError(f"{path}: corrupt index metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise IndexFileError(f"{path}: format: expected {fmt!r}, got {found!r}")
-    return meta
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

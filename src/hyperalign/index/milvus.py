@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyperalign.index.space import IndexFileError, SpaceCodec
+from hyperalign.index.files import IndexFileError
+from hyperalign.index.space import SpaceCodec
 from hyperalign.index.store import IndexSpec, StoreSpec
 
 FORMAT = "hyperalign-milvus-lorentz/2"

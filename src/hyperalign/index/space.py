@@ -22,13 +22,10 @@ import numpy as np
 import torch
 
 from hyperalign.geometry import lorentz
+from hyperalign.index.files import IndexFileError, nearest_candidates
 
 Space = Literal["lorentz", "cosine"]
 _GRAIN = 32_768  # elements per re-rank op: below torch's parallel grain, so shared cores are not waited for
-
-
-class IndexFileError(ValueError):
-    """A missing, corrupt or mismatched index; the message names the file (or collection) and the field."""
 
 
 def as_points(x: Any, dim: int, what: str) -> torch.Tensor:
@@ -65,6 +62,10 @@ def as_ids(ids: Any, n: int) -> np.ndarray:
     return arr
 
 
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
+
+
 def _float32(v: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(v.numpy(), dtype=np.float32)
 
@@ -97,19 +98,28 @@ class SpaceCodec:
     # ------------------------------------------------------------------ forms
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """``x / ||x||``; the zero vector has no direction and is refused."""
-        norms = x.norm(dim=-1, keepdim=True)
-        if bool((norms == 0).any()):
+        if bool((x.norm(dim=-1) == 0).any()):
             raise ValueError("a cosine-space index cannot hold or query the zero vector")
-        return x / norms
+        return _unit(x)
 
     def points(self, x: Any, what: str) -> torch.Tensor:
         """Checked input (N, dim) as stored and compared exactly: space parts as given, or unit vectors (float64)."""
         t = as_points(x, self.dim, what)
         return t if self.curvature is not None else self.normalise(t)
 
+    def compared(self, x: torch.Tensor) -> torch.Tensor:
+        """What :meth:`points` makes of model points (N, dim), unchecked (traceable): float64 space parts, or unit
+        vectors."""
+        x = x.double()
+        return x if self.curvature is not None else _unit(x)
+
+    def search_form(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, width) in ``x``'s dtype: ``mips_query`` (Lorentz) or the unit vectors themselves."""
+        return lorentz.mips_query(x, self.curvature) if self.curvature is not None else x
+
     def query_form(self, x: torch.Tensor) -> np.ndarray:
-        """(N, width) float32: ``mips_query`` (Lorentz) or the unit vectors."""
-        return _float32(lorentz.mips_query(x, self.curvature) if self.curvature is not None else x)
+        """(N, width) float32: :meth:`search_form`."""
+        return _float32(self.search_form(x))
 
     def database_form(self, x: torch.Tensor) -> np.ndarray:
         """(N, width) float32: ``mips_database`` (Lorentz) or the unit vectors."""
@@ -146,10 +156,8 @@ class SpaceCodec:
         split across threads on a busy machine.
         """
         n_q, width = candidates.shape
-        dist = np.full((n_q, k), np.inf, dtype=np.float32)
-        ids = np.full((n_q, k), -1, dtype=np.int64)
         if n_q == 0 or width == 0:
-            return dist, ids
+            return nearest_candidates(np.empty((n_q, width), np.float32), candidates, k)
         found = candidates >= 0
         d = np.full(candidates.shape, np.inf, dtype=np.float32)
         q32 = queries.float()
@@ -159,15 +167,7 @@ class SpaceCodec:
             cand = np.zeros((*block.shape, self.dim), dtype=np.float32)
             cand[ok] = points_of(block[ok])
             d[s : s + step] = self.exact(q32[s : s + step].unsqueeze(1), torch.from_numpy(cand)).numpy()
-        d[~found] = np.inf
-        order_ids = np.where(found, candidates, np.iinfo(np.int64).max)
-        order = np.lexsort((order_ids, d))[:, :k]
-        top_d = np.take_along_axis(d, order, axis=1)
-        top_ids = np.take_along_axis(order_ids, order, axis=1)
-        m = top_d.shape[1]
-        dist[:, :m] = top_d
-        ids[:, :m] = np.where(np.isfinite(top_d), top_ids, -1)
-        return dist, ids
+        return nearest_candidates(d, candidates, k)
 
     # ------------------------------------------------------------------ persistence
     def describe(self) -> dict[str, Any]:

@@ -3,14 +3,26 @@
 
 Modules: :mod:`~hyperalign.runtime.loading` (:func:`load`, :class:`Retriever`), :mod:`~hyperalign.runtime.evaluation`,
 :mod:`~hyperalign.runtime.embeddings`, :mod:`~hyperalign.runtime.index` (the search facade over
-:mod:`hyperalign.index`), :mod:`~hyperalign.runtime.datasets`, :mod:`~hyperalign.runtime.features` (caption token
-features, also used by training), :mod:`~hyperalign.runtime.demo`. Nothing here imports :mod:`hyperalign.train`.
+:mod:`hyperalign.index`), :mod:`~hyperalign.runtime.text_search` (text queries on a saved index without torch; the ONNX
+graphs it runs are written by :mod:`~hyperalign.runtime.query_export`), :mod:`~hyperalign.runtime.datasets`,
+:mod:`~hyperalign.runtime.features` (caption token features, also used by training), :mod:`~hyperalign.runtime.demo`.
+Nothing here imports :mod:`hyperalign.train`. The names below are imported on first use, so the torch-free modules stay
+torch-free.
 """
 
-from hyperalign.runtime.datasets import resolve_dataset
-from hyperalign.runtime.embeddings import embed_split
-from hyperalign.runtime.evaluation import evaluate
-from hyperalign.runtime.index import CaptionRecord, Hit, Index, ItemRecord
-from hyperalign.runtime.loading import Retriever, load
+from __future__ import annotations
 
-__all__ = ["CaptionRecord", "Hit", "Index", "ItemRecord", "Retriever", "embed_split", "evaluate", "load", "resolve_dataset"]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "resolve_dataset": "datasets", "embed_split": "embeddings", "evaluate": "evaluation", "CaptionRecord": "records",
+    "Hit": "records", "ItemRecord": "records", "Index": "index", "Retriever": "loading", "load": "loading",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"hyperalign.runtime.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'hyperalign.runtime' has no attribute {name!r}")

@@ -7,6 +7,9 @@
   ``mask (B, L)`` bool (True = real token) through the text context encoder, aggregation and embedding. The text tower
   itself (a Hugging Face model) is not part of the export: run it with its own tooling and feed its last hidden state.
 
+:mod:`hyperalign.runtime.query_export` writes the text graph and the search's distance graphs into a search index
+or folder cache, for text queries without torch.
+
 Both graphs compute in float32 (hyperbolic math is never exported in half precision); batch size (and token count)
 are dynamic. ``export.json`` beside them records inputs, outputs, preprocessing, space and curvature. The directory is
 written atomically: a failed export leaves nothing behind.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -75,19 +78,26 @@ def _register_hyperbolic_ops() -> None:
         )
 
 
-def _export(graph: nn.Module, args: tuple[Tensor, ...], path: Path, names: list[str], dynamic: dict[str, Any]) -> None:
-    """Trace ``graph`` to ONNX. PyTorch's fused transformer-layer kernel (its eval-mode fast path) has no ONNX form,
-    so it is off while tracing: the layers then run the same math as separate operators."""
+def export_graph(
+    graph: nn.Module, args: tuple[Tensor, ...], path: Path, inputs: dict[str, dict[int, str]],
+    outputs: dict[str, dict[int, str]],
+) -> None:  # fmt: skip
+    """Trace ``graph`` to ONNX with the named ``inputs`` and ``outputs`` and their dynamic axes. PyTorch's fused
+    transformer-layer kernel (its eval-mode fast path) has no ONNX form, so it is off while tracing: the layers then
+    run the same math as separate operators."""
     _register_hyperbolic_ops()
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         torch.onnx.export(
-            graph, args, str(path), input_names=names, output_names=["embedding"], opset_version=OPSET,
-            dynamic_axes=dynamic | {"embedding": {0: "batch"}}, dynamo=False,
+            graph, args, str(path), input_names=list(inputs), output_names=list(outputs), opset_version=OPSET,
+            dynamic_axes=inputs | outputs, dynamo=False,
         )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+TEXT_INPUTS = {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}}
 
 
 def _is_export(path: Path) -> bool:
@@ -108,11 +118,9 @@ def export_onnx(retriever: Retriever, out: str | Path) -> Path:
     model = retriever.model.eval().float()
     x = example_inputs(retriever)
     with atomic_directory(out, _is_export, what="an ONNX export") as tmp:
-        _export(PointGraph(model).eval(), (x["points"],), tmp / "points.onnx", ["points"], {"points": {0: "batch"}})
-        _export(
-            TextGraph(model).eval(), (x["tokens"], x["mask"]), tmp / "text.onnx", ["tokens", "mask"],
-            {"tokens": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}},
-        )
+        embedding = {"embedding": {0: "batch"}}
+        export_graph(PointGraph(model).eval(), (x["points"],), tmp / "points.onnx", {"points": {0: "batch"}}, embedding)
+        export_graph(TextGraph(model).eval(), (x["tokens"], x["mask"]), tmp / "text.onnx", TEXT_INPUTS, embedding)
         manifest = {
             "format": FORMAT,
             "checkpoint": str(retriever.checkpoint),

@@ -14,77 +14,41 @@ Search is exact: every cached embedding is compared with the query by the model'
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from hyperalign.atomic import atomic_path, write_text_atomic
+from hyperalign.atomic import atomic_directory, atomic_path, write_text_atomic
 from hyperalign.data.combine import Axis, up_rotation
-from hyperalign.data.formats import SUFFIXES, PointCloudError, read_point_cloud
+from hyperalign.data.formats import SUFFIXES, PointCloudError
 from hyperalign.encoders.text import TextTower
 from hyperalign.encoders.text_onnx import export_text_onnx
+from hyperalign.runtime.folder_cache import (
+    CACHE_FORMAT,
+    DEFAULT_CACHE,
+    EMBEDDINGS,
+    ENTRIES,
+    FolderError,
+    FolderHit,
+    ShapeReader,
+    cache_directory,
+    file_sha256,
+    fingerprint,
+    read_cache,
+    shape_files,
+)
+from hyperalign.runtime.text_search import QUERY_DIR, is_text_query_dir, query_manifest
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
 
-CACHE_FORMAT = "hyperalign-folder-cache/2"
-DEFAULT_CACHE = Path("~/.cache/hyperalign/folders")
-
-
-class FolderError(ValueError):
-    """A folder that cannot be searched (missing, not a directory, nothing readable in it)."""
-
-
-def shape_files(root: Path) -> list[Path]:
-    """Every supported point cloud or mesh file below ``root`` (recursively, sorted, hidden folders skipped)."""
-    if not root.exists():
-        raise FolderError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise FolderError(f"{root}: not a folder; give a folder of point clouds or meshes")
-    suffixes = {s.lower() for s in SUFFIXES}
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in suffixes
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class ShapeReader:
-    """Reads a user's file as a model expects it: upright in the model's axes (``up_axis`` turned onto
-    ``model_up_axis``), ``channels`` wide, colour dropped (grey) when ``xyz_only``."""
-
-    points_per_cloud: int
-    channels: int
-    model_up_axis: Axis
-    up_axis: Axis = "y"
-    xyz_only: bool = False
-
-    @classmethod
-    def for_model(cls, retriever: Retriever, up_axis: Axis = "y", xyz_only: bool = False) -> ShapeReader:
-        return cls(retriever.points_per_cloud, retriever.channels, retriever.up_axis, up_axis, xyz_only)
-
-    def read(self, path: Path) -> np.ndarray:
-        """One file as an (N, 3 or channels) float32 array; meshes are surface-sampled."""
-        cloud = read_point_cloud(path, mesh_samples=max(2048, self.points_per_cloud))
-        array = cloud.as_array(3 if self.xyz_only else self.channels)
-        array[:, :3] = array[:, :3] @ up_rotation(self.up_axis, self.model_up_axis).T
-        return array
+__all__ = ["CACHE_FORMAT", "DEFAULT_CACHE", "FolderError", "FolderHit", "FolderIndex", "FolderSearch", "ShapeReader",
+           "shape_files", "up_rotation"]
 
 
 @dataclass
@@ -97,13 +61,6 @@ class FolderIndex:
     embeddings: Tensor
     failures: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0  # how many files this call embedded (the rest came from the cache)
-
-
-@dataclass(frozen=True)
-class FolderHit:
-    rank: int
-    path: str
-    distance: float
 
 
 class FolderSearch:
@@ -121,35 +78,23 @@ class FolderSearch:
     ) -> None:
         self.retriever = retriever
         self.root = Path(root).expanduser().resolve()
-        self.reader = ShapeReader.for_model(retriever, up_axis, xyz_only)
-        base = Path(cache_dir).expanduser() if cache_dir is not None else DEFAULT_CACHE.expanduser()
-        self.cache = base / hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        self.reader = ShapeReader.for_checkpoint(retriever.meta, up_axis, xyz_only)
+        self.cache = cache_directory(self.root, cache_dir)
         self.index = self._build(progress or (lambda files: files))
         if isinstance(retriever.tower, TextTower):  # later searches run the frozen text tower by ONNX Runtime
             export_text_onnx(retriever.tower, retriever.cfg.cache_dir)
+        self._write_text_query()
 
     def fingerprint(self) -> dict[str, object]:
         """What the cached embeddings depend on: model weights, preprocessing and this folder's settings."""
-        return {
-            "format": CACHE_FORMAT, "model": self.retriever.weights_sha256(),
-            "preprocessing": self.retriever.meta.get("preprocessing", {}),
-            "reader": asdict(self.reader),
-        }
+        return fingerprint(self.retriever.weights_sha256(), self.retriever.meta, self.reader)
 
     def _load_cache(self) -> dict[str, Tensor]:
-        entries, weights = self.cache / "entries.json", self.cache / "embeddings.safetensors"
-        if not (entries.is_file() and weights.is_file()):
+        found = read_cache(self.cache, self.fingerprint())
+        if found is None:
             return {}
-        from safetensors.torch import load_file
-
-        try:
-            meta = json.loads(entries.read_text(encoding="utf-8"))
-            if meta.get("fingerprint") != json.loads(json.dumps(self.fingerprint())):
-                return {}
-            rows = load_file(str(weights))["embeddings"]
-            return {h: rows[i] for i, h in enumerate(meta["hashes"])}
-        except (OSError, ValueError, KeyError, IndexError):
-            return {}
+        hashes, rows = found
+        return {h: torch.from_numpy(rows[i]) for i, h in enumerate(hashes)}
 
     def _write_cache(self, cached: dict[str, Tensor]) -> None:
         from safetensors.torch import save_file
@@ -157,19 +102,32 @@ class FolderSearch:
         hashes = sorted(cached)
         dim = self.retriever.model.cfg.dim
         rows = torch.stack([cached[h] for h in hashes]) if hashes else torch.empty(0, dim)
-        with atomic_path(self.cache / "embeddings.safetensors") as tmp:
+        with atomic_path(self.cache / EMBEDDINGS) as tmp:
             save_file({"embeddings": rows.contiguous()}, str(tmp))
         write_text_atomic(
-            self.cache / "entries.json",
+            self.cache / ENTRIES,
             json.dumps({"fingerprint": self.fingerprint(), "root": str(self.root), "hashes": hashes}, indent=1),
         )
+
+    def _write_text_query(self) -> None:
+        """Keep ``text-query/`` in the cache for this model, so a later text query of an unchanged folder can run
+        without torch (:mod:`hyperalign.runtime.folder_text`)."""
+        from hyperalign.runtime.query_export import text_query_sources, write_text_query
+
+        target = self.cache / QUERY_DIR
+        manifest = query_manifest(target)
+        written = manifest is not None and manifest.get("weights_sha256") == self.retriever.weights_sha256()
+        if written or text_query_sources(self.retriever) is None:
+            return
+        with atomic_directory(target, is_text_query_dir) as tmp:
+            write_text_query(self.retriever, tmp)
 
     def _build(self, progress: Callable[[Sequence[Path]], Sequence[Path]]) -> FolderIndex:
         files = shape_files(self.root)
         if not files:
             raise FolderError(f"{self.root}: no point cloud or mesh files ({', '.join(SUFFIXES)}) below this folder")
         cached = self._load_cache()
-        hashes = {f: _sha256(f) for f in files}
+        hashes = {f: file_sha256(f) for f in files}
         failures: list[tuple[str, str]] = []
         todo = [f for f in files if hashes[f] not in cached]
         for path in progress(todo):
@@ -192,9 +150,8 @@ class FolderSearch:
 
     def _rank(self, query: Tensor, k: int) -> list[FolderHit]:
         dist = self.retriever.model.pairwise_distance(query, self.index.embeddings)[0]
-        k = min(k, len(self.index.files))
-        values, order = torch.topk(dist, k, largest=False)
-        return [FolderHit(r + 1, self.index.files[i], float(d)) for r, (d, i) in enumerate(zip(values, order.tolist()))]
+        order = torch.sort(dist, stable=True).indices[: min(k, len(self.index.files))]
+        return [FolderHit(r + 1, self.index.files[i], float(dist[i])) for r, i in enumerate(order.tolist())]
 
     @torch.no_grad()
     def search_text(self, query: str, k: int = 10) -> list[FolderHit]:

@@ -8,7 +8,9 @@ distances; ``more_general`` / ``more_specific`` follow entailment cones (:mod:`h
 
 Saved as a directory: ``index.json`` (format, model checkpoint and the sha256 of its ``weights.safetensors``, space
 and curvature, backend, dataset root), ``records.json`` (items and captions), ``shapes/`` and ``captions/`` (the
-two indexes; on Milvus, the collections ``<collection>_shapes`` and ``<collection>_captions``), written atomically;
+two indexes; on Milvus, the collections ``<collection>_shapes`` and ``<collection>_captions``) and, on FAISS with a
+frozen ONNX-exported text tower, ``text-query/`` (text queries without torch: :mod:`hyperalign.runtime.text_search`),
+written atomically;
 loading opens the backend recorded there. ``Index.load`` refuses a model whose weights or curvature differ from those recorded.
 Item ids are only ever looked up in the records; point files are read from the recorded dataset root, and only
 at paths inside it.
@@ -20,7 +22,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,61 +32,16 @@ from hyperalign.atomic import atomic_directory, json_field_equals
 from hyperalign.checkpoint import weights_sha256
 from hyperalign.index import hierarchy
 from hyperalign.index.lorentz_index import IndexFileError, IndexSpec, LorentzIndex, StoreSpec, read_format_json
+from hyperalign.runtime.records import FORMAT, INFO_FILE, RECORDS_FILE, CaptionRecord, Hit, ItemRecord, read_records
+from hyperalign.runtime.text_search import QUERY_DIR
 
 if TYPE_CHECKING:
     from hyperalign.data.layout import Dataset
     from hyperalign.runtime.folder import FolderSearch
     from hyperalign.runtime.loading import Retriever
 
-FORMAT = "hyperalign-index/1"
-INFO_FILE = "index.json"
-RECORDS_FILE = "records.json"
 AUTO_FLAT_LIMIT = 100_000  # "auto" picks an exact flat index up to this many points, HNSW above
 Target = Literal["shapes", "captions"]
-
-
-@dataclass(frozen=True)
-class CaptionRecord:
-    """A distinct caption text and its granularity level (coarse levels describe many shapes)."""
-
-    text: str
-    level: str
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """An indexed shape: dataset id, point file relative to the dataset root, split, tree node, captions (coarse to
-    fine, with levels), and licence / creator from the item's metadata (None when absent)."""
-
-    id: str
-    points: str
-    split: str
-    node: str | None
-    captions: list[CaptionRecord]
-    license: str | None = None
-    creator: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def title(self) -> str:
-        """The finest caption: what the page and tables show for this shape."""
-        return self.captions[-1].text if self.captions else self.id
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked result. ``id``: the item id (shapes) or ``caption:<n>`` (captions); ``distance``: exact distance to
-    the query (Lorentz, or ``1 - cos``); ``generality``: distance from the origin (Lorentz only; smaller = more
-    general); ``cone_violation``: for hierarchy results, radians outside the entailment cone (0 = inside)."""
-
-    rank: int
-    kind: Literal["shape", "caption"]
-    id: str
-    distance: float
-    text: str
-    level: str | None
-    generality: float | None
-    cone_violation: float | None = None
 
 
 def _caption_vectors(retriever: Retriever, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
@@ -243,6 +200,10 @@ class Index:
         with atomic_directory(directory, lambda p: json_field_equals(p / INFO_FILE, "format", FORMAT)) as tmp:
             self.shapes.save(tmp / "shapes")
             self.captions.save(tmp / "captions")
+            if self.shapes.backend == "faiss" and self.captions.backend == "faiss":
+                from hyperalign.runtime.query_export import write_text_query
+
+                write_text_query(self.retriever, tmp / QUERY_DIR)
             (tmp / RECORDS_FILE).write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
             (tmp / INFO_FILE).write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
         return directory
@@ -265,7 +226,7 @@ class Index:
         c, dim = retriever.curvature(), int(info["dim"])
         shapes = LorentzIndex.load(directory / "shapes", c, dim)
         captions = LorentzIndex.load(directory / "captions", c, dim)
-        items, caption_records = _read_records(directory / RECORDS_FILE)
+        items, caption_records = read_records(directory / RECORDS_FILE)
         if len(items) != len(shapes) or len(caption_records) != len(captions):
             raise IndexFileError(
                 f"{directory / RECORDS_FILE}: lists {len(items)} items and {len(caption_records)} captions, but the "
@@ -450,17 +411,3 @@ def _read_info(path: Path) -> dict[str, Any]:
         if key not in info:
             raise IndexFileError(f"{path}: {key}: missing")
     return info
-
-
-def _read_records(path: Path) -> tuple[list[ItemRecord], list[CaptionRecord]]:
-    if not path.is_file():
-        raise IndexFileError(f"{path}: missing; the index directory is incomplete")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        items = [
-            ItemRecord(**{**it, "captions": [CaptionRecord(**c) for c in it["captions"]]}) for it in raw["items"]
-        ]
-        captions = [CaptionRecord(**c) for c in raw["captions"]]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise IndexFileError(f"{path}: corrupt item records ({type(e).__name__}: {e})") from None
-    return items, captions

@@ -8,8 +8,6 @@ optimiser state stay on disk.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ from hyperalign.checkpoint import (
     CheckpointError,
     load_weights,
     read_meta,
+    recorded_up_axis,
     resolve_checkpoint,
     weights_sha256,
 )
@@ -62,14 +61,8 @@ class Retriever:
 
     @property
     def up_axis(self) -> Literal["x", "y", "z"]:
-        """The vertical axis of the clouds the model was trained on: recorded with the checkpoint; for checkpoints
-        that predate the record, the training dataset's (when it is still there), else y."""
-        recorded = self.meta["preprocessing"].get("up_axis")
-        if recorded is None and self.meta.get("dataset"):
-            index = Path(self.meta["dataset"]) / "index.json"
-            with contextlib.suppress(OSError, ValueError):
-                recorded = json.loads(index.read_text(encoding="utf-8")).get("up_axis", "y")
-        return recorded if recorded in ("x", "y", "z") else "y"
+        """The vertical axis of the clouds the model was trained on (:func:`~hyperalign.checkpoint.recorded_up_axis`)."""
+        return recorded_up_axis(self.meta)  # type: ignore[return-value]
 
     def weights_sha256(self) -> str:
         """sha256 of the weights file: what caches and indexes built with this model record."""
