@@ -151,7 +151,8 @@ def cmd_ship(args: argparse.Namespace) -> None:
             "counts": _counts(work / f"train-{c}"),
             "rule": "Sweet Home 3D items that are train in both index.json and index-items.json; validation = their "
                     "val items that are test in neither; the demo's train / val splits; no test item of any "
-                    "benchmark split. KiCad: not included (no complete conversion when trained).",
+                    "benchmark split. KiCad: not included unless `data --kicad` names a converted set (the shipped "
+                    "models were trained without it: 6,017 more items would multiply the CPU training time by ~7).",
             "sources": {
                 "sh3d": "Sweet Home 3D furniture catalogue (Debian sweethome3d-furniture): artist-made meshes, "
                         "licences per item (CC0, CC-BY, GPL-compatible free licences; item meta.license), captions "
