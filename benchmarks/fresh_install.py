@@ -69,7 +69,9 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[st
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"cmd": shlex.join(cmd), "wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout,
+    sources = {kind: sum(line.lstrip().startswith(kind) for line in proc.stdout.splitlines())
+               for kind in ("Downloading", "Processing", "Using cached")}  # where pip took each distribution from
+    return {"cmd": shlex.join(cmd), "sources": sources, "wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout,
             "stdout_tail": proc.stdout[-3000:], "stderr_tail": proc.stderr[-3000:], "machine_before": before_state,
             "machine_after": machine_state()}
 
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     args.work.mkdir(parents=True, exist_ok=True)
-    record: dict[str, object] = {"python": platform.python_version(), "rev": args.rev,
+    record: dict[str, object] = {"python": platform.python_version(), "rev": args.rev, "niceness": os.nice(0),
                                  "checkpoint": args.checkpoint or "(CLI default)", "machine_start": machine_state()}
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.rev], capture_output=True, text=True, check=True)
     record["commit"] = commit.stdout.strip()
@@ -161,17 +163,21 @@ def render(record: dict) -> str:
     inst = record["install"]
     lines = ["# Fresh install, then folder search", "",
              f"Command: `python benchmarks/fresh_install.py` (commit {record['commit'][:10]}, Python {record['python']}"
-             f", search model {record['checkpoint']}, every command with `OMP_NUM_THREADS=1` and an empty HOME).", "",
+             f", search model {record['checkpoint']}, every command with `OMP_NUM_THREADS=1`, an empty HOME and niceness "
+             f"{record['niceness']}: under load a niced command gets a smaller share of the CPU, so compare CPU "
+             "seconds across runs).", "",
              f"README's first command: `{record['readme_command']}`; run here as a fresh venv (`python -m venv`) and "
              "its `pip install` parts with `--no-cache-dir`, from a `git archive` of the commit.", "",
-             "| step | wall s | CPU s | exit | load before (1/5/15 min) | load after |", "|---|---|---|---|---|---|"]
+             "| step | wall s | CPU s | exit | load before (1/5/15 min) | load after | pip: downloaded / local files |",
+             "|---|---|---|---|---|---|---|"]
     rows = list(inst["steps"])
     rows += [{**s, "cmd": f"hyperalign search ({name})"} for name, s in record.get("search", {}).items()]
     rows += [{**record["demo"], "cmd": "hyperalign demo"}] if "demo" in record else []
     for s in rows:
         cmd = s["cmd"].replace(str(Path(record["folder"]["path"]).parent), "<work>")
         lines.append(f"| `{cmd[:150]}` | {s['wall']:.1f} | {s['cpu']:.1f} | {s['code']} | "
-                     f"{_load(s['machine_before'])} | {_load(s['machine_after'])} |")
+                     f"{_load(s['machine_before'])} | {_load(s['machine_after'])} | "
+                     + (f"{s['sources']['Downloading']} / {s['sources']['Processing']} |" if "pip" in cmd else "|"))
     lines += ["", f"Install (venv + pip): {inst['wall']:.0f} s wall, {inst['cpu']:.0f} s CPU, "
               + ("succeeded." if inst["ok"] else "**failed**: " + inst["steps"][-1]["stderr_tail"][-800:])]
     if "installed" in record:
