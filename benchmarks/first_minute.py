@@ -66,7 +66,7 @@ def timed(cmd: list[str], src: Path, home: Path | None = None) -> dict[str, floa
     wall = time.perf_counter() - t0
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-2000:],
+    return {"wall": wall, "cpu": cpu, "code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
             "stderr_head": proc.stderr[:2000]}
 
 
@@ -137,7 +137,8 @@ def folder_search(folder: Path, labels: dict[str, dict[str, object]], checkpoint
             "cached": median_of(again), "query": "a chair", "checkpoint": checkpoint, "top_result": top_path,
             "top_result_class": top.get("class"), "top_correct": bool(top.get("chair")),
             "first_chair_rank": first_rank("chair"), "first_strict_chair_rank": first_rank("chair_strict"),
-            "ranked": [(path, lab.get("class")) for path, lab in ranked], "stderr_tail": first["stderr"][-500:]}
+            "ranked": [(path, lab.get("class")) for path, lab in ranked], "stderr_tail": first["stderr"][-500:],
+            "skipped": [line for line in first["stderr"].splitlines() if line.startswith("skipped ")]}
 
 
 def demo_under_load(src: Path, work: Path) -> dict[str, object]:
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     current = ROOT / "src"
     record: dict[str, object] = {"machine_start": machine_state(), "python": platform.python_version(),
                                  "baseline": args.baseline, "repeats": args.repeats, "fifo_priority": args.fifo,
-                                 "folders_only": args.folders_only}
+                                 "folders_only": args.folders_only, "niceness": os.nice(0)}
     if not args.folders_only:
         record["cli"] = cli_costs(current, baseline_checkout(args.baseline, work) / "src", work, args.repeats)
     items = chosen_items()
@@ -242,7 +243,7 @@ def render(record: dict) -> str:
              + ("" if "cli" not in record else f"; baseline = `git archive {record['baseline']}`, interleaved")
              + (f"; every command under `chrt -f {fifo}`, i.e. ahead of the machine's other jobs" if fifo is not None
                 else "")
-             + "). Load average at the start "
+             + f"; niceness {record.get('niceness', 0)}). Load average at the start "
              f"{start['loadavg'][0]:.1f} on {start['cpus']} cores (other helpers' jobs; see the JSON)."]
     if "cli" in record:
         lines += ["", "| command | wall s | CPU s | baseline wall s | baseline CPU s | wall ratio | CPU ratio |",
@@ -266,7 +267,9 @@ def render(record: dict) -> str:
               + ", ".join(i for i, lab in record["folder_items"].items() if lab["chair"]) + "."]
     for name, fs in record["folder_search"].items():
         lines.append(f"- {name}: " + ", ".join(f"{Path(p).parts[0].removesuffix('.npy')} ({c})"
-                                                for p, c in fs["ranked"]))
+                                                for p, c in fs["ranked"])
+                     + (f"; {len(fs['skipped'])} other files reported unreadable and skipped (e.g. `"
+                        f"{fs['skipped'][0][:160]}`)" if fs.get("skipped") else ""))
     up = record["mesh_up_axis"]
     y_up = [r["id"] for r in up if r["up_match"] == "y" and not r["ambiguous"]]
     lines += ["", f"Up axis of the shipped models (bounding-box proportions against the catalogue's width x height x "
