@@ -128,6 +128,7 @@ def folder_search(folder: Path, labels: dict[str, dict[str, object]], checkpoint
     except (ValueError, KeyError):
         hits = []
     ranked = [(h["path"], labels.get(Path(h["path"]).parts[0].removesuffix(".npy"), {})) for h in hits]
+    distances = [float(h["distance"]) for h in hits]
 
     def first_rank(key: str) -> int | None:
         return next((r for r, (_, lab) in enumerate(ranked, 1) if lab.get(key)), None)
@@ -137,7 +138,7 @@ def folder_search(folder: Path, labels: dict[str, dict[str, object]], checkpoint
             "cached": median_of(again), "query": "a chair", "checkpoint": checkpoint, "top_result": top_path,
             "top_result_class": top.get("class"), "top_correct": bool(top.get("chair")),
             "first_chair_rank": first_rank("chair"), "first_strict_chair_rank": first_rank("chair_strict"),
-            "ranked": [(path, lab.get("class")) for path, lab in ranked], "stderr_tail": first["stderr"][-500:],
+            "ranked": [(path, lab.get("class")) for path, lab in ranked], "distances": distances, "stderr_tail": first["stderr"][-500:],
             "skipped": [line for line in first["stderr"].splitlines() if line.startswith("skipped ")]}
 
 
@@ -266,8 +267,10 @@ def render(record: dict) -> str:
     lines += ["", f"Model: {checkpoint}. Chairs in the folder: "
               + ", ".join(i for i, lab in record["folder_items"].items() if lab["chair"]) + "."]
     for name, fs in record["folder_search"].items():
-        lines.append(f"- {name}: " + ", ".join(f"{Path(p).parts[0].removesuffix('.npy')} ({c})"
-                                                for p, c in fs["ranked"])
+        spread = (f" (distances {min(fs['distances']):.3f}-{max(fs['distances']):.3f})"
+                  if fs.get("distances") else "")
+        lines.append(f"- {name}{spread}: " + ", ".join(f"{Path(p).parts[0].removesuffix('.npy')} ({c})"
+                                                         for p, c in fs["ranked"])
                      + (f"; {len(fs['skipped'])} other files reported unreadable and skipped (e.g. `"
                         f"{fs['skipped'][0][:160]}`)" if fs.get("skipped") else ""))
     up = record["mesh_up_axis"]
