@@ -250,9 +250,9 @@ def pretrained_cmd(
 @app.command()
 @friendly_errors
 def train(
-    config: str = typer.Option("h2arn-cpu", "--config", "-c", help="Preset name or YAML file."),
+    config: str = typer.Option("recommended", "--config", "-c", help="Preset name or YAML file."),
     run_dir: Path = typer.Option(
-        Path("runs/h2arn-cpu"), "--run-dir", help="Run directory (checkpoints, metrics, resolved config)."
+        Path("runs/recommended"), "--run-dir", help="Run directory (checkpoints, metrics, resolved config)."
     ),
     data: Path | None = typer.Option(None, help="Dataset directory; overrides data.path."),
     set_: list[str] = typer.Option([], "--set", help="Override a field: --set optim.lr=1e-3 (repeatable)."),
