@@ -36,7 +36,7 @@ from hyperalign.data.kicad import text as txt
 from hyperalign.data.kicad.footprints import Footprint, FootprintError, parse_footprint
 from hyperalign.data.kicad.mesh import ModelStats, convert_model
 from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, write_dataset
-from hyperalign.data.sweethome3d.converter import item_split, name_split
+from hyperalign.data.splits import group_split, item_split
 
 NAME = "kicad"
 LEVELS = ("library", "family", "variant", "instance")
@@ -351,7 +351,7 @@ def _indexes(done: list[_Model], cache: _Cache, n_points: int, seed: int) -> tup
                           captions=model.captions, meta=meta))  # fmt: skip
     libraries = [item.node.split("/")[0] for item in items if item.node]
     families = [item.node.rpartition("/")[0] for item in items if item.node]
-    by_family_split = name_split(families, libraries, seed)
+    by_family_split = group_split(families, libraries, seed)
     by_item_split = item_split(libraries, seed)
     node_list = list(nodes.values())
     return (
