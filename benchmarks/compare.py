@@ -150,7 +150,7 @@ def run_model(model: Model, dataset: str, seed: int, args: argparse.Namespace, s
     result = train(cfg, run_dir, resume=not args.fresh, progress=False)
     wall = time.perf_counter() - t0
     retriever = hyperalign.load(run_dir)
-    test = evaluate(retriever, "test", data=data_path, hierarchy=args.hierarchy)
+    test = evaluate(retriever, "test", data=data_path, hierarchy=args.hierarchy, pep=args.pep)
     if dataset != "demo":
         loaded, protocol = protocols[dataset]
         test |= model_metrics(run_dir, loaded, protocol)
@@ -284,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="compare", help="output file stem: <out>/<tag>.json and .md")
     parser.add_argument("--columns", nargs="+", default=None, help="metrics shown in the markdown (JSON has all)")
     parser.add_argument("--no-hierarchy", dest="hierarchy", action="store_false", help="skip the hierarchy metrics")
+    parser.add_argument("--no-pep", dest="pep", action="store_false",
+                        help="skip PEP AUC / AP (quadratic in the test captions: slow on the KiCad item split)")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already have results")
     parser.add_argument("--only-recorded", action="store_true", help="train nothing: tabulate the recorded runs")
     parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")

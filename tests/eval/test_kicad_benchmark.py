@@ -90,7 +90,7 @@ def test_unknown_levels_are_refused(tmp_path: Path, kicad: Path) -> None:
 def test_compare_and_realdata_run_on_kicad_for_one_epoch(kicad: Path, tiny_overrides, tmp_path: Path) -> None:
     tiny = [o for o in tiny_overrides(kicad, tmp_path / "cache", epochs=1) if not o.startswith("data.path")]
     compare.main(["--model", "simple Euclidean", "--model", "H2ARN", "h2arn-cpu", "--datasets", "kicad-family",
-                  "kicad-item", "--kicad-data", str(kicad), "--seeds", "0", "--work", str(tmp_path / "w"),
+                  "kicad-item", "--kicad-data", str(kicad), "--seeds", "0", "--no-pep", "--work", str(tmp_path / "w"),
                   "--out", str(tmp_path / "out"), "--tag", "k", "--set", *tiny])  # fmt: skip
     result = json.loads((tmp_path / "out" / "k.json").read_text())
     assert set(result["datasets"]) == {"kicad-family", "kicad-item"}
@@ -100,6 +100,7 @@ def test_compare_and_realdata_run_on_kicad_for_one_epoch(kicad: Path, tiny_overr
         for key in ("library_R@1", "family_mAP", "variant_R@10", "inst_rsum", "t2s_R@1"):
             assert key in table["H2ARN"], (name, key)
         assert "depth_spearman" in table["H2ARN"] and "depth_spearman" not in table["simple Euclidean"]
+        assert "HCA" in table["H2ARN"] and "PEP_AUC" not in table["H2ARN"]  # --no-pep: the rest of the hierarchy
         assert summary["paired"]["H2ARN"]["inst_rsum"]["seeds"] == [0]
         assert summary["references"]["MiniLM text-only"]["inst_t2s_R@1"] == 1.0
     assert "unseen_family_R@1" in result["datasets"]["kicad-item"]["table"]["H2ARN"]
