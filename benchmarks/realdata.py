@@ -301,7 +301,7 @@ def text_only_metrics(p: Protocol, dataset: Dataset, tower: TextTower) -> dict[s
     for s, item in enumerate(p.items):
         owner[[index[rec.text] for rec in dataset.captions(item)], s] = True
     cos = sentence_embeddings(tower, p.all_texts()) @ sentence_embeddings(tower, captions).T  # (Q, C)
-    best = cos[:, :, None].masked_fill(~owner[None], -2.0).amax(dim=1)  # (Q, S)
+    best = torch.stack([cos[:, owner[:, s]].amax(dim=1) for s in range(len(p.items))], dim=1)  # (Q, S), O(Q C) memory
     return protocol_metrics(p, p.split_rows(1.0 - best.double()))
 
 
