@@ -1,9 +1,9 @@
-"""Paired comparison of models over seeds on the built-in demo data and the Sweet Home 3D splits.
+"""Paired comparison of models over seeds on the built-in demo data, the Sweet Home 3D splits and the KiCad splits.
 
     python benchmarks/compare.py --model NAME [PRESET [KEY=VALUE ...]] --model ... [--reference NAME]
-        [--datasets demo name item] [--seeds 0 1 2 3 4] [--epochs N] [--set KEY=VALUE ...]
-        [--data hyperalign-data/sweethome3d] [--demo-data DIR] [--work runs/compare] [--out benchmarks/results] [--tag compare]
-        [--columns METRIC ...] [--only-recorded] [--fresh]
+        [--datasets demo name item kicad-family kicad-item] [--seeds 0 1 2 3 4] [--epochs N] [--set KEY=VALUE ...]
+        [--data hyperalign-data/sweethome3d] [--kicad-data hyperalign-data/kicad] [--demo-data DIR]
+        [--work runs/compare] [--out benchmarks/results] [--tag compare] [--columns METRIC ...] [--only-recorded] [--fresh]
 
 A model is a name, a preset and ``--set``-style overrides (after ``--set``, which applies to every run; ``--epochs``
 last). A bare ``--model NAME`` that is a variant of ``benchmarks/realdata.py`` (e.g. "simple Euclidean") takes its
@@ -14,7 +14,13 @@ preset and overrides; otherwise NAME is the preset. Every model is trained with 
   ``hyperalign evaluate`` and the hierarchy metrics (``--hierarchy``);
 * ``name`` / ``item``: the Sweet Home 3D splits, with ``realdata.py``'s shared data settings before the model's
   overrides and its whole protocol (names, instances, classes, rooms, open-vocabulary queries), plus the generic
-  retrieval and hierarchy metrics of the layout.
+  retrieval and hierarchy metrics of the layout;
+* ``kicad-family`` / ``kicad-item``: the KiCad splits (family-disjoint, item), with the same shared data settings and
+  ``realdata.py``'s KiCad protocol (library, family, variant and instance levels), plus the generic retrieval and
+  hierarchy metrics of the layout.
+
+On every real-data split the table also holds the ``MiniLM text-only`` reference of ``realdata.py`` (the frozen
+text tower between the query and the item's own captions; computed, not trained, so it has no paired difference).
 
 Reported per dataset: mean ± std over seeds per model, and for every other model the paired difference
 ``model - reference`` per seed with its percentile bootstrap 95 % CI (:mod:`hyperalign.eval.stats`); a CI that
@@ -44,22 +50,29 @@ from hyperalign.atomic import write_text_atomic
 from hyperalign.config import dump_config, load_config
 from hyperalign.data.demo import make_demo
 from hyperalign.data.layout import load_dataset
+from hyperalign.encoders.text import TextTower, TextTowerConfig
 from hyperalign.eval.stats import mean_std, paired_difference
 from hyperalign.runtime.evaluation import evaluate
 from hyperalign.train.loop import train
 from realdata import (
     DATA_SETTINGS,
+    KICAD,
     OPEN_QUERIES,
     PRETRAINED_ON_DEMO,
     SPLITS,
+    TEXT_ONLY,
     VARIANTS,
+    Kind,
     Protocol,
     ensure_open_queries,
+    kind_at,
     model_metrics,
     pretrain_on_demo,
+    text_only_metrics,
 )
 
-DATASETS = ("demo", *SPLITS)
+KICAD_DATASETS = {f"kicad-{split}": split for split in KICAD.splits}  # dataset name -> split of the KiCad data
+DATASETS = ("demo", *SPLITS, *KICAD_DATASETS)
 # The percentile bootstrap of n differences never leaves their range and under-covers for small n: a CI is marked as
 # excluding 0 only from this many seeds on.
 MIN_SEEDS_FOR_MARK = 5
@@ -68,7 +81,16 @@ COLUMNS = {
              "train_s"],
     "sh3d": ["inst_t2s_R@1", "name_R@1", "class_mAP", "inst_rsum", "open_tune_R@10", "open_held_R@10",
              "depth_spearman", "train_s"],
+    "kicad": ["inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "library_R@1", "family_R@1", "variant_R@1",
+              "depth_spearman", "train_s"],
 }
+
+
+def split_source(dataset: str, args: argparse.Namespace) -> Path:
+    """The index file of a real-data split: ``--data`` for Sweet Home 3D, ``--kicad-data`` for KiCad."""
+    if dataset in KICAD_DATASETS:
+        return args.kicad_data / KICAD.splits[KICAD_DATASETS[dataset]]
+    return args.data / SPLITS[dataset]
 
 
 @dataclass(frozen=True)
@@ -106,7 +128,7 @@ def run_model(model: Model, dataset: str, seed: int, args: argparse.Namespace, s
         data_path = args.demo_data or demo_data(args.work)
         overrides = [f"data.path={data_path}", *overrides]
     else:
-        data_path = args.data / SPLITS[dataset]
+        data_path = split_source(dataset, args)
         overrides = [f"data.path={data_path}", *DATA_SETTINGS, *overrides]
     if args.epochs:
         overrides.append(f"optim.epochs={args.epochs}")
@@ -128,7 +150,7 @@ def run_model(model: Model, dataset: str, seed: int, args: argparse.Namespace, s
     result = train(cfg, run_dir, resume=not args.fresh, progress=False)
     wall = time.perf_counter() - t0
     retriever = hyperalign.load(run_dir)
-    test = evaluate(retriever, "test", data=data_path, hierarchy=args.hierarchy)
+    test = evaluate(retriever, "test", data=data_path, hierarchy=args.hierarchy, pep=args.pep)
     if dataset != "demo":
         loaded, protocol = protocols[dataset]
         test |= model_metrics(run_dir, loaded, protocol)
@@ -151,7 +173,7 @@ def demo_data(work: Path) -> Path:
 
 
 def columns(dataset: str, chosen: list[str] | None) -> list[str]:
-    return chosen or COLUMNS["demo" if dataset == "demo" else "sh3d"]
+    return chosen or COLUMNS["demo" if dataset == "demo" else "kicad" if dataset in KICAD_DATASETS else "sh3d"]
 
 
 def summarise(records: list[dict], models: list[Model], reference: str) -> dict:
@@ -188,6 +210,9 @@ def markdown(result: dict) -> str:
             n = max((v[2] for v in row.values()), default=0)
             cells = [_fmt(c, *row[c][:2]) if c in row else "-" for c in cols]
             lines.append(f"| {name} | {n} | " + " | ".join(cells) + " |")
+        for name, row in summary.get("references", {}).items():  # computed, not trained: no std, no seeds
+            cells = [_fmt(c, row[c]) if c in row else "-" for c in cols]
+            lines.append(f"| {name} (reference) | - | " + " | ".join(cells) + " |")
         if summary["paired"]:
             lines += ["", (f"Paired difference vs **{result['reference']}** per seed: mean [95 % bootstrap CI] "
                            f"(* = the CI excludes 0, marked from {MIN_SEEDS_FOR_MARK} seeds on)."), "", "| model | seeds | " + " | ".join(cols) + " |",
@@ -215,6 +240,29 @@ def _fmt(metric: str, value: float, std: float | None = None, signed: bool = Fal
     return text + (f" ± {std:.{digits}f}" if std is not None else "")
 
 
+def load_protocols(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, tuple]:
+    """Dataset and :class:`Protocol` of every requested real-data split; a missing dataset is an error saying which
+    converter writes it."""
+    expected: dict[Path, tuple[Kind | None, str]] = {}
+    for d in args.datasets:
+        if d != "demo":
+            root = split_source(d, args).parent
+            expected[root] = (KICAD, "kicad") if d in KICAD_DATASETS else (None, "sweethome3d")
+    for root, (kind, command) in expected.items():
+        if not (root / "index.json").is_file():
+            raise SystemExit(f"{root}: no index.json; run `hyperalign data {command} --out {root}`")
+        if kind is not None and kind_at(root) is not kind:
+            raise SystemExit(f"{root}: not a {kind.name} dataset (levels {kind_at(root).levels})")
+    queries = (ensure_open_queries(args.open_queries, args.data, say)
+               if any(d in SPLITS for d in args.datasets) else None)  # fmt: skip
+    protocols = {}
+    for d in args.datasets:
+        if d != "demo":
+            loaded = load_dataset(split_source(d, args))
+            protocols[d] = (loaded, Protocol.build(loaded, open_queries=queries if d in SPLITS else None))
+    return protocols
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", action="append", required=True, metavar="NAME [PRESET [KEY=VALUE ...]]",
@@ -226,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run (key=value), before the model's")
     parser.add_argument("--data", type=Path, default=Path("hyperalign-data/sweethome3d"),
                         help="Sweet Home 3D dataset written by `hyperalign data sweethome3d`")
+    parser.add_argument("--kicad-data", type=Path, default=Path("hyperalign-data/kicad"),
+                        help="KiCad dataset written by `hyperalign data kicad`")
     parser.add_argument("--demo-data", type=Path, default=None,
                         help="demo dataset to use (default: the built-in demo at default settings, under --work)")
     parser.add_argument("--open-queries", type=Path, default=OPEN_QUERIES, help="open-vocabulary query file")
@@ -234,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="compare", help="output file stem: <out>/<tag>.json and .md")
     parser.add_argument("--columns", nargs="+", default=None, help="metrics shown in the markdown (JSON has all)")
     parser.add_argument("--no-hierarchy", dest="hierarchy", action="store_false", help="skip the hierarchy metrics")
+    parser.add_argument("--no-pep", dest="pep", action="store_false",
+                        help="skip PEP AUC / AP (quadratic in the test captions: slow on the KiCad item split)")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already have results")
     parser.add_argument("--only-recorded", action="store_true", help="train nothing: tabulate the recorded runs")
     parser.add_argument("--note", action="append", default=[], help="a sentence for the report (repeatable)")
@@ -250,20 +302,16 @@ def main(argv: list[str] | None = None) -> None:
         print(msg, flush=True)
 
     t_start = time.perf_counter()
-    protocols = {}
-    if any(d != "demo" for d in args.datasets):
-        if not (args.data / SPLITS["name"]).is_file():
-            raise SystemExit(f"{args.data}: no {SPLITS['name']}; run `hyperalign data sweethome3d --out {args.data}`")
-        queries = ensure_open_queries(args.open_queries, args.data, say)
-        for d in args.datasets:
-            if d != "demo":
-                loaded = load_dataset(args.data / SPLITS[d])
-                protocols[d] = (loaded, Protocol.build(loaded, open_queries=queries))
+    protocols = load_protocols(args, say)
+    tower = TextTower(TextTowerConfig(model="minilm", max_tokens=128)) if protocols else None
     summaries, runs = {}, []
     for dataset in args.datasets:
         records = [r for m in models for s in args.seeds if (r := run_model(m, dataset, s, args, say, protocols))]
         runs += records
         summaries[dataset] = summarise(records, models, reference)
+        if dataset in protocols:
+            loaded, protocol = protocols[dataset]
+            summaries[dataset]["references"] = {TEXT_ONLY: text_only_metrics(protocol, loaded, tower)}
     given = sys.argv[1:] if argv is None else argv
     command = "python benchmarks/compare.py " + " ".join(a if re.fullmatch(r"[\w./=@+:-]+", a) else repr(a) for a in given)
     note = (f"Test split of each dataset, read once per run; checkpoint chosen on validation. Seeds {args.seeds}; "

@@ -1,9 +1,17 @@
-"""Sweet Home 3D benchmark: H2ARN, its ablations and baselines on real furniture, both splits, 3 seeds.
+"""Real-data benchmark: H2ARN, its ablations and baselines on Sweet Home 3D furniture or KiCad component models, both
+splits, 3 seeds.
 
     hyperalign data sweethome3d --out hyperalign-data/sweethome3d      # once (apt: sweethome3d-furniture wordnet-base)
+    hyperalign data kicad --out hyperalign-data/kicad --download      # or once: the KiCad models (about 400 MB download)
     python benchmarks/realdata.py [--data hyperalign-data/sweethome3d] [--out benchmarks/results]
         [--splits name item] [--seeds 0 1 2] [--variants ...] [--epochs N] [--work runs/realdata]
     hyperalign bench realdata [same options]
+
+The dataset's levels say which protocol applies (:data:`KINDS`): Sweet Home 3D (class > name > room > instance;
+splits ``name`` and ``item``) or KiCad (library > family > variant > instance; splits ``family`` and ``item``). The
+Sweet Home 3D protocol is below; on KiCad every level above the instance is scored text -> shape (R@1, R@10, mAP),
+the unseen-group metrics of the item split are per family, and room and open-vocabulary queries do not exist.
+Output: ``realdata.{json,md}`` for Sweet Home 3D, ``realdata-<dataset>.{json,md}`` for any other.
 
 Every trained variant is a preset plus ``--set``-style overrides (after the shared :data:`DATA_SETTINGS`: no random
 rotation, instance captions drawn more often), trained by ``hyperalign.train`` (checkpoint chosen on the validation
@@ -77,6 +85,8 @@ SPLITS = {"name": "index.json", "item": "index-items.json"}
 # baseline's instance R@1 on the item split from 0.110 +- 0.027 (recorded table) to 0.164 +- 0.007 (3 seeds, same
 # 60 epochs). Instance captions are drawn for 3 of 6 pairs instead of 1 of 4 levels (odds class : name : room :
 # instance = 1 : 1 : 1 : 3), as the benchmark's headline queries are names and instances, not the 24 classes.
+# KiCad's models come in one canonical placement as well (board plane z = 0, pin 1 at the origin), so the same
+# settings are used there (not measured separately).
 DATA_SETTINGS = ("data.rotate_up=false", "data.level_weights.instance=3")
 SIMPLE = ("model.context.layers=0", "model.points.kind=pointnet")
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -101,6 +111,53 @@ OPEN_QUERIES = Path(__file__).parent / "queries" / "sweethome3d-open.json"
 HEADLINE = ["name_R@1", "name_R@10", "name_mAP", "inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "class_mAP",
             "room_mAP", "room_acc", "open_tune_R@1", "open_tune_R@10", "open_held_R@1", "open_held_R@10"]
 ITEM_SPLIT_EXTRA = ["unseen_name_R@1", "unseen_name_R@10", "inst_t2s_R@1_seen", "inst_t2s_R@1_unseen"]
+RANKING = ("R@1", "R@10", "mAP")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the protocol knows about a kind of dataset: its split files (the group-disjoint split is named after its
+    group level), the levels scored text -> shape and with which metrics, how an item's group is named (for the
+    seen / unseen metrics of the item split), whether room queries exist, and the headline columns."""
+
+    name: str
+    levels: tuple[str, ...]
+    splits: dict[str, str]
+    group_level: str
+    level_metrics: dict[str, tuple[str, ...]]
+    group_of: Callable[[Item], str | None]
+    rooms: bool
+    headline: tuple[str, ...]
+    item_split_extra: tuple[str, ...]
+
+
+SWEETHOME3D = Kind(
+    "sweethome3d", ("class", "name", "room", "instance"), SPLITS, "name", {"name": RANKING, "class": ("mAP",)},
+    lambda item: item.meta.get("name"), True, tuple(HEADLINE), tuple(ITEM_SPLIT_EXTRA),
+)
+KICAD = Kind(
+    "kicad", ("library", "family", "variant", "instance"), {"family": "index.json", "item": "index-items.json"},
+    "family", {level: RANKING for level in ("library", "family", "variant")},
+    lambda item: f"{item.meta.get('library')}/{item.meta.get('family')}", False,
+    ("library_R@1", "family_R@1", "family_R@10", "family_mAP", "variant_R@1", "variant_R@10", "inst_t2s_R@1",
+     "inst_t2s_R@10", "inst_rsum"),
+    ("unseen_family_R@1", "unseen_family_R@10", "inst_t2s_R@1_seen", "inst_t2s_R@1_unseen"),
+)
+KINDS = {kind.levels: kind for kind in (SWEETHOME3D, KICAD)}
+
+
+def kind_of(dataset: Dataset) -> Kind:
+    """The protocol of a dataset, chosen by its levels."""
+    levels = tuple(dataset.index.levels)
+    if levels not in KINDS:
+        known = ", ".join(f"{k.name} {list(k.levels)}" for k in KINDS.values())
+        raise ValueError(f"{dataset.root}: no benchmark protocol for levels {list(levels)}; known: {known}")
+    return KINDS[levels]
+
+
+def kind_at(data: Path) -> Kind:
+    """The protocol of the dataset written at ``data`` (read from its ``index.json``)."""
+    return kind_of(load_dataset(data / "index.json"))
 
 
 @dataclass
@@ -108,18 +165,20 @@ class Protocol:
     """What the metrics need to know about the test items, independent of any model."""
 
     items: list[Item]
-    queries: dict[str, list[str]]  # level -> caption texts (class, name, room, instance)
+    queries: dict[str, list[str]]  # level -> caption texts (e.g. class, name, room, instance)
     relevance: dict[str, Tensor]  # level -> (Q, S) bool, caption q describes item s
-    rooms: list[str]  # room categories present among the test items
+    rooms: list[str]  # room categories present among the test items (none where the dataset has no rooms)
     item_room: Tensor  # (S,) index into rooms
-    unseen_item: Tensor  # (S,) bool: the item's name has no item in the training split
+    unseen_item: Tensor  # (S,) bool: the item's group (name, family) has no item in the training split
+    kind: Kind = SWEETHOME3D
 
     @classmethod
     def build(cls, dataset: Dataset, split: str = "test", open_queries: OpenQuerySet | None = None) -> Protocol:
         """Queries and relevance of ``split``; with ``open_queries``, one level per part (``open_tuning``,
         ``open_held_out``) holding its queries that describe at least one item of the split."""
+        kind = kind_of(dataset)
         items = dataset.items(split)
-        train_names = {it.meta.get("name") for it in dataset.items("train")}
+        train_groups = {kind.group_of(it) for it in dataset.items("train")}
         described: dict[str, dict[str, set[int]]] = {}
         for s, item in enumerate(items):
             for rec in dataset.captions(item):
@@ -137,10 +196,11 @@ class Protocol:
             for q, members in enumerate(texts.values()):
                 rel[q, sorted(members)] = True
             relevance[level] = rel
-        rooms = sorted({it.meta["category"] for it in items})
-        item_room = torch.tensor([rooms.index(it.meta["category"]) for it in items])
-        unseen = torch.tensor([it.meta.get("name") not in train_names for it in items])
-        return cls(items, queries, relevance, rooms, item_room, unseen)
+        rooms = sorted({it.meta["category"] for it in items}) if kind.rooms else []
+        item_room = torch.tensor([rooms.index(it.meta["category"]) for it in items] if kind.rooms else [],
+                                 dtype=torch.long)  # fmt: skip
+        unseen = torch.tensor([kind.group_of(it) not in train_groups for it in items])
+        return cls(items, queries, relevance, rooms, item_room, unseen, kind)
 
     @property
     def room_relevance(self) -> Tensor:
@@ -150,12 +210,13 @@ class Protocol:
         return [t for level in self.queries for t in self.queries[level]] + [room_query(r) for r in self.rooms]
 
     def split_rows(self, dist: Tensor) -> dict[str, Tensor]:
-        """Cut a (len(all_texts()), S) distance matrix into one block per level (+ ``room_query``)."""
+        """Cut a (len(all_texts()), S) distance matrix into one block per level (+ ``room_query`` with rooms)."""
         out, start = {}, 0
         for level, texts in self.queries.items():
             out[level] = dist[start : start + len(texts)]
             start += len(texts)
-        out["room_query"] = dist[start:]
+        if self.rooms:
+            out["room_query"] = dist[start:]
         return out
 
 
@@ -167,29 +228,36 @@ def protocol_metrics(p: Protocol, dist: dict[str, Tensor]) -> dict[str, float]:
     """All scores of one ranking (``dist[level]``: (Q, S) distances, smaller = closer; ``dist['room_query']``)."""
     m: dict[str, float] = {}
     rel = p.relevance
-    ranks = first_relevant_ranks(dist["name"], rel["name"])
-    m |= {"name_R@1": _recall(ranks, 1), "name_R@10": _recall(ranks, 10),
-          "name_mAP": float(average_precision(dist["name"], rel["name"]).mean())}
-    m["class_mAP"] = float(average_precision(dist["class"], rel["class"]).mean())
+    ranks = {}
+    for level, wanted in p.kind.level_metrics.items():
+        ranks[level] = first_relevant_ranks(dist[level], rel[level])
+        if "R@1" in wanted:
+            m[f"{level}_R@1"] = _recall(ranks[level], 1)
+        if "R@10" in wanted:
+            m[f"{level}_R@10"] = _recall(ranks[level], 10)
+        if "mAP" in wanted:
+            m[f"{level}_mAP"] = float(average_precision(dist[level], rel[level]).mean())
     t2s = first_relevant_ranks(dist["instance"], rel["instance"])
     s2t = first_relevant_ranks(dist["instance"].T, rel["instance"].T)
     for k in (1, 5, 10):
         m[f"inst_t2s_R@{k}"], m[f"inst_s2t_R@{k}"] = _recall(t2s, k), _recall(s2t, k)
     m["inst_rsum"] = 100.0 * sum(m[f"inst_{d}_R@{k}"] for d in ("t2s", "s2t") for k in (1, 5, 10))
-    m["room_mAP"] = float(average_precision(dist["room_query"], p.room_relevance).mean())
-    m["room_acc"] = float((dist["room_query"].argmin(dim=0) == p.item_room).double().mean())
+    if p.rooms:
+        m["room_mAP"] = float(average_precision(dist["room_query"], p.room_relevance).mean())
+        m["room_acc"] = float((dist["room_query"].argmin(dim=0) == p.item_room).double().mean())
     for part, prefix in OPEN_PARTS.items():
         if f"open_{part}" in dist:
             open_ranks = first_relevant_ranks(dist[f"open_{part}"], rel[f"open_{part}"])
             m[f"{prefix}_R@1"], m[f"{prefix}_R@10"] = _recall(open_ranks, 1), _recall(open_ranks, 10)
             m[f"{prefix}_queries"] = float(len(open_ranks))
     unseen_q = (rel["instance"] & p.unseen_item).any(dim=1)
-    if bool(unseen_q.any()) and not bool(unseen_q.all()):  # item split: names seen and unseen in training
+    if bool(unseen_q.any()) and not bool(unseen_q.all()):  # item split: groups seen and unseen in training
+        group = p.kind.group_level
         m["inst_t2s_R@1_seen"] = _recall(t2s[~unseen_q], 1)
         m["inst_t2s_R@1_unseen"] = _recall(t2s[unseen_q], 1)
-        unseen_names = (rel["name"] & p.unseen_item).any(dim=1)
-        m["unseen_name_R@1"] = _recall(ranks[unseen_names], 1)
-        m["unseen_name_R@10"] = _recall(ranks[unseen_names], 10)
+        unseen_groups = (rel[group] & p.unseen_item).any(dim=1)
+        m[f"unseen_{group}_R@1"] = _recall(ranks[group][unseen_groups], 1)
+        m[f"unseen_{group}_R@10"] = _recall(ranks[group][unseen_groups], 10)
     return m
 
 
@@ -200,7 +268,7 @@ def reference_metrics(p: Protocol, kind: str, draws: int = 20, seed: int = 0) ->
     runs = []
     for _ in range(draws):
         dist = {}
-        for level, rel in list(p.relevance.items()) + [("room_query", p.room_relevance)]:
+        for level, rel in list(p.relevance.items()) + ([("room_query", p.room_relevance)] if p.rooms else []):
             noise = torch.rand(rel.shape, generator=g, dtype=torch.float64)
             if kind == "perfect room":
                 query_rooms = (rel.double() @ p.room_relevance.T.double()) > 0  # (Q, R)
@@ -233,7 +301,7 @@ def text_only_metrics(p: Protocol, dataset: Dataset, tower: TextTower) -> dict[s
     for s, item in enumerate(p.items):
         owner[[index[rec.text] for rec in dataset.captions(item)], s] = True
     cos = sentence_embeddings(tower, p.all_texts()) @ sentence_embeddings(tower, captions).T  # (Q, C)
-    best = cos[:, :, None].masked_fill(~owner[None], -2.0).amax(dim=1)  # (Q, S)
+    best = torch.stack([cos[:, owner[:, s]].amax(dim=1) for s in range(len(p.items))], dim=1)  # (Q, S), O(Q C) memory
     return protocol_metrics(p, p.split_rows(1.0 - best.double()))
 
 
@@ -280,7 +348,7 @@ def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p
         return out
     if args.only_recorded:
         return None
-    overrides = [f"data.path={args.data / SPLITS[split]}", f"seed={seed}", *DATA_SETTINGS, *extra, *args.set]
+    overrides = [f"data.path={args.data / args.kind.splits[split]}", f"seed={seed}", *DATA_SETTINGS, *extra, *args.set]
     if variant in PRETRAINED_ON_DEMO:
         overrides.append(f"init_points_from={pretrain_on_demo(preset, seed, args.work, say)}")
     if args.epochs:
@@ -294,7 +362,8 @@ def run_variant(variant: str, split: str, seed: int, args: argparse.Namespace, p
            "test": model_metrics(run_dir, dataset, p)}
     write_text_atomic(record, json.dumps(out, indent=2))
     t = out["test"]
-    say(f"{split:<4} {variant:<17} seed {seed}: name R@1 {t['name_R@1']:.3f} R@10 {t['name_R@10']:.3f}  "
+    group = args.kind.group_level
+    say(f"{split:<4} {variant:<17} seed {seed}: {group} R@1 {t[f'{group}_R@1']:.3f} R@10 {t[f'{group}_R@10']:.3f}  "
         f"inst R@1 {t['inst_t2s_R@1']:.3f} R@10 {t['inst_t2s_R@10']:.3f}  ({wall:.0f} s)")
     return out
 
@@ -304,9 +373,11 @@ def mean_std(values: list[float]) -> list[float]:
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Sweet Home 3D benchmark\n\n{result['note']}\n"]
+    kind = next(k for k in KINDS.values() if k.name == result.get("kind", SWEETHOME3D.name))
+    title = "Sweet Home 3D" if kind is SWEETHOME3D else kind.name
+    lines = [f"# {title} benchmark\n\n{result['note']}\n"]
     for split, rows in result["table"].items():
-        cols = HEADLINE + (ITEM_SPLIT_EXTRA if split == "item" else [])
+        cols = list(kind.headline) + (list(kind.item_split_extra) if split == "item" else [])
         counts = rows.get("chance", {})
         queries = (f"Open-vocabulary queries describing test items: {counts['open_tune_queries'][0]:.0f} tuning, "
                    f"{counts['open_held_queries'][0]:.0f} held out.\n" if "open_held_queries" in counts else "")
@@ -328,10 +399,11 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("hyperalign-data/sweethome3d"),
-                        help="dataset written by `hyperalign data sweethome3d`")
+                        help="dataset written by `hyperalign data sweethome3d` or `hyperalign data kicad`")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--work", type=Path, default=Path("runs/realdata"), help="run directories (reused)")
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+    parser.add_argument("--splits", nargs="+", default=None, choices=sorted({s for k in KINDS.values() for s in k.splits}),
+                        help="splits to run (default: both of the dataset's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=None, help="override every preset's optim.epochs")
@@ -345,8 +417,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--open-queries", type=Path, default=OPEN_QUERIES,
                         help="open-vocabulary query file (built from --data and WordNet if missing)")
     args = parser.parse_args(argv)
-    if not (args.data / SPLITS["name"]).is_file():
-        raise SystemExit(f"{args.data}: no {SPLITS['name']}; run `hyperalign data sweethome3d --out {args.data}` first")
+    if not (args.data / "index.json").is_file():
+        raise SystemExit(f"{args.data}: no index.json; run `hyperalign data sweethome3d --out {args.data}` (or "
+                         f"`hyperalign data kicad`) first")
+    args.kind = kind_at(args.data)
+    args.splits = args.splits or list(args.kind.splits)
+    wrong = [s for s in args.splits if s not in args.kind.splits]
+    if wrong:
+        raise SystemExit(f"--splits {wrong}: the {args.kind.name} dataset has splits {list(args.kind.splits)}")
 
     def say(msg: str) -> None:
         print(msg, flush=True)
@@ -354,15 +432,16 @@ def main(argv: list[str] | None = None) -> None:
     t_start = time.perf_counter()
     table: dict[str, dict[str, dict]] = {}
     runs: list[dict] = []
-    open_queries = ensure_open_queries(args.open_queries, args.data, say)
+    sh3d = args.kind is SWEETHOME3D
+    open_queries = ensure_open_queries(args.open_queries, args.data, say) if sh3d else None
     tower = TextTower(TextTowerConfig(model="minilm", max_tokens=128))
     for split in args.splits:
-        dataset = load_dataset(args.data / SPLITS[split])
+        dataset = load_dataset(args.data / args.kind.splits[split])
         p = Protocol.build(dataset, open_queries=open_queries)
         say(f"[{split}] {len(p.items)} test items, " + ", ".join(f"{len(q)} {lv} queries" for lv, q in p.queries.items())
             + f", {len(p.rooms)} rooms")
         table[split] = {}
-        for ref in REFERENCES:
+        for ref in REFERENCES if p.rooms else REFERENCES[:1]:
             table[split][ref] = {k: [v, 0.0] for k, v in reference_metrics(p, ref).items()} | {"runs": 0}
         table[split][TEXT_ONLY] = {k: [v, 0.0] for k, v in text_only_metrics(p, dataset, tower).items()} | {"runs": 0}
         for variant in args.variants:
@@ -379,16 +458,18 @@ def main(argv: list[str] | None = None) -> None:
             f"Command: `{command}`. "
             "R@K, mAP and accuracy as fractions; inst_rsum in percentage points. Training time is wall seconds per "
             "run on this machine (shared, so noisy).") + "".join(f"\n\n{n}" for n in args.note)
-    result = {"benchmark": "realdata (Sweet Home 3D)", "data": str(args.data), "split_files": SPLITS, "seeds": args.seeds,
-              "open_queries": {"file": str(args.open_queries), "settings": open_queries.settings,
-                               "counts": {part: len(open_queries.part(part)) for part in OPEN_PARTS}},
+    queries = ({"file": str(args.open_queries), "settings": open_queries.settings,
+                "counts": {part: len(open_queries.part(part)) for part in OPEN_PARTS}} if open_queries else None)
+    result = {"benchmark": "realdata (Sweet Home 3D)" if sh3d else f"realdata ({args.kind.name})", "kind": args.kind.name,
+              "data": str(args.data), "split_files": args.kind.splits, "seeds": args.seeds, "open_queries": queries,
               "machine": {"threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
               "hyperalign": hyperalign.__version__, "wall_s": time.perf_counter() - t_start, "note": note,
               "table": table, "runs": runs}
     args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "realdata.json", json.dumps(result, indent=2))
+    stem = "realdata" if sh3d else f"realdata-{args.kind.name}"
+    write_text_atomic(args.out / f"{stem}.json", json.dumps(result, indent=2))
     md = markdown(result)
-    write_text_atomic(args.out / "realdata.md", md)
+    write_text_atomic(args.out / f"{stem}.md", md)
     say(md)
 
 

@@ -758,10 +758,12 @@ def bench_speed(ctx: typer.Context) -> None:
 @bench_app.command("realdata", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly_errors
 def bench_realdata(ctx: typer.Context) -> None:
-    """Sweet Home 3D benchmark: H2ARN, its ablations and baselines, both splits, 3 seeds (benchmarks/realdata.py).
+    """Real-data benchmark (Sweet Home 3D or KiCad): H2ARN, its ablations and baselines, both splits, 3 seeds
+    (benchmarks/realdata.py).
 
-    Needs the dataset of `hyperalign data sweethome3d` (default hyperalign-data/sweethome3d). Writes
-    benchmarks/results/realdata.json and realdata.md. Extra options go to the script: --data, --splits, --seeds,
+    Needs the dataset of `hyperalign data sweethome3d` (default hyperalign-data/sweethome3d) or of `hyperalign data
+    kicad` (--data). Writes benchmarks/results/realdata.json and realdata.md (realdata-kicad.* for KiCad). Extra
+    options go to the script: --data, --splits, --seeds,
     --variants, --epochs, --set, ... (python benchmarks/realdata.py --help).
     """
     _run_benchmark_script("realdata", list(ctx.args))

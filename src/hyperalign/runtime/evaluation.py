@@ -13,10 +13,11 @@ from hyperalign.runtime.loading import Retriever
 
 def evaluate(
     retriever: Retriever, split: str = "test", data: str | os.PathLike[str] | None = None, progress: bool = False,
-    hierarchy: bool = False,
+    hierarchy: bool = False, pep: bool = True,
 ) -> dict[str, float]:
     """Retrieval metrics of a loaded model on ``split`` of its training dataset (or of ``data``); with ``hierarchy``,
-    also the hierarchy metrics (LA, HCA, MTA, PEP AUC / AP, depth-norm Spearman; :mod:`hyperalign.eval.hierarchy`)."""
+    also the hierarchy metrics (LA, HCA, MTA, PEP AUC / AP unless ``pep`` is off, depth-norm Spearman;
+    :mod:`hyperalign.eval.hierarchy`)."""
     cfg = retriever.cfg
     dataset = resolve_dataset(cfg, data)
     table = CaptionTable.from_dataset(dataset)
@@ -33,6 +34,6 @@ def evaluate(
 
         metrics |= evaluate_hierarchy(
             retriever.model, dataset, view, table, features, store,
-            points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size,
+            points_per_cloud=retriever.points_per_cloud, batch_size=cfg.eval.batch_size, pep=pep,
         )
     return metrics

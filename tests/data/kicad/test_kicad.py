@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from hyperalign.cli import app
 from hyperalign.data.kicad import ITEM_INDEX, REPORT, convert_kicad
 from hyperalign.data.kicad import text as txt
+from hyperalign.data.kicad.convert import worker_pool
 from hyperalign.data.kicad.footprints import FootprintError, model_key, parse_footprint
 from hyperalign.data.kicad.sources import SourceError
 from hyperalign.data.layout import load_dataset
@@ -204,6 +206,15 @@ def test_deb_source_streams_the_same_models(tmp_path: Path) -> None:
     report = convert(tmp_path / "out", deb=deb, limit=2)
     assert report["items_converted"] == 2
     assert sorted(i.id for i in load_dataset(tmp_path / "out").items()) == ["Diode_SMD/D_SC-80", "Diode_SMD/D_SOD-123F"]
+
+
+def test_workers_are_replaced_after_their_quota_of_models() -> None:
+    pool = worker_pool(1, models_per_worker=2)
+    try:
+        pids = [pool.submit(os.getpid).result() for _ in range(4)]
+    finally:
+        pool.shutdown()
+    assert pids[0] == pids[1] and pids[2] == pids[3] and pids[1] != pids[2]
 
 
 def test_cli_kicad(tmp_path: Path) -> None:

@@ -22,8 +22,6 @@ from hyperalign.data.sweethome3d.converter import (
     ITEM_INDEX,
     REPORT,
     convert_sweethome3d,
-    item_split,
-    name_split,
 )
 from hyperalign.data.sweethome3d.mesh import ModelError, sample_model
 from hyperalign.data.sweethome3d.properties import PropertiesError, parse_properties
@@ -237,24 +235,6 @@ def test_converted_layout_errors_name_the_index_file(converted: tuple[Path, dict
             load_dataset(broken)
     finally:
         broken.unlink(missing_ok=True)
-
-
-def test_name_split_keeps_names_together_and_item_split_is_stratified() -> None:
-    rng = np.random.default_rng(0)
-    names = [f"name{int(k)}" for k in rng.integers(0, 150, size=800)]
-    classes = [f"class{hash(n) % 5}" for n in names]
-    split = name_split(names, classes, seed=3)
-    assert split == name_split(names, classes, seed=3)
-    sides: dict[str, set[str]] = {}
-    for name, side in zip(names, split):
-        sides.setdefault(name, set()).add(side)
-    assert all(len(s) == 1 for s in sides.values())
-    counts = Counter(split)
-    assert abs(counts["test"] / 800 - 0.2) < 0.05 and abs(counts["val"] / 800 - 0.1) < 0.05
-    categories = ["kitchen"] * 50 + ["office"] * 30
-    by_item = item_split(categories, seed=1)
-    assert Counter(by_item[:50]) == {"train": 35, "test": 10, "val": 5}
-    assert Counter(by_item[50:]) == {"train": 21, "test": 6, "val": 3}
 
 
 def test_cli_reports_missing_libraries(tmp_path: Path) -> None:

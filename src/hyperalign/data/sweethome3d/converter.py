@@ -33,6 +33,7 @@ from hyperalign.atomic import write_text_atomic
 from hyperalign.data.formats import normalize_unit_sphere, write_point_cloud
 from hyperalign.data.formats.cloud import PointCloud
 from hyperalign.data.layout import Dataset, Item, LayoutIndex, Node, write_dataset
+from hyperalign.data.splits import group_split, item_split
 from hyperalign.data.sweethome3d import text
 from hyperalign.data.sweethome3d.catalog import CatalogItem, read_library
 from hyperalign.data.sweethome3d.classes import ClassResolver, NameSense
@@ -45,7 +46,6 @@ LEVELS = ("class", "name", "room", "instance")
 NAME = "sweethome3d"
 ITEM_INDEX = "index-items.json"
 REPORT = "conversion-report.json"
-SPLIT_FRACTIONS = (0.7, 0.1, 0.2)  # train, val, test
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def _indexes(converted: list[_Converted], n_points: int, seed: int) -> tuple[Lay
         caption = text.instance_caption(e.name, e.category, coarse, e.tags)
         items.append(Item(id=c.item_id, points=f"points/{c.item_id}.npy", split="train", node=room_id,
                           captions=[caption], meta=_meta(c, n_points, seed)))  # fmt: skip
-    by_name = name_split([c.entry.name for c in converted], [c.sense.coarse.id for c in converted], seed)
+    by_name = group_split([c.entry.name for c in converted], [c.sense.coarse.id for c in converted], seed)
     by_item = item_split([c.entry.category for c in converted], seed)
     node_list = list(nodes.values())
     return (
@@ -237,50 +237,6 @@ def _unique_slugs(names: Sequence[str]) -> dict[str, str]:
         slugs[name] = slug
         used.add(slug)
     return slugs
-
-
-def name_split(names: Sequence[str], strata: Sequence[str], seed: int) -> list[str]:
-    """Splits with every item of a name on one side, 70 / 10 / 20 of the items within each stratum.
-
-    Within a stratum, names are shuffled (seeded) and placed by the midpoint of their items on the cumulative item
-    count: test below 20 %, then val below 30 %, else train (a stratum with a single name goes to train).
-    """
-    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for i, (name, stratum) in enumerate(zip(names, strata)):
-        groups[stratum][name.casefold()].append(i)
-    split = ["train"] * len(names)
-    test_end, val_end = SPLIT_FRACTIONS[2], SPLIT_FRACTIONS[2] + SPLIT_FRACTIONS[1]
-    for s, stratum in enumerate(sorted(groups)):
-        members = groups[stratum]
-        order = sorted(members)
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 1, s]))
-        total = sum(len(v) for v in members.values())
-        seen = 0
-        for k in rng.permutation(len(order)):
-            indices = members[order[int(k)]]
-            middle = (seen + len(indices) / 2) / total
-            side = "test" if middle < test_end else "val" if middle < val_end else "train"
-            for i in indices:
-                split[i] = side
-            seen += len(indices)
-    return split
-
-
-def item_split(strata: Sequence[str], seed: int) -> list[str]:
-    """Splits of items, 70 / 10 / 20 within each stratum (seeded permutation: test first, then val)."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, stratum in enumerate(strata):
-        groups[stratum].append(i)
-    split = ["train"] * len(strata)
-    for s, stratum in enumerate(sorted(groups)):
-        members = groups[stratum]
-        n_test = round(len(members) * SPLIT_FRACTIONS[2])
-        n_val = round(len(members) * SPLIT_FRACTIONS[1])
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 2, s]))
-        for rank, k in enumerate(rng.permutation(len(members))):
-            if rank < n_test + n_val:
-                split[members[int(k)]] = "test" if rank < n_test else "val"
-    return split
 
 
 def _write_index(path: Path, index: LayoutIndex) -> None:
