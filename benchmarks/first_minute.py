@@ -95,12 +95,13 @@ def baseline_checkout(commit: str, work: Path) -> Path:
 
 def tiny_index(src: Path, work: Path, name: str) -> Path:
     """A search index built by the checkout at ``src`` from a 1-epoch model on small demo data (what search costs
-    does not depend on how well the model is trained)."""
-    run = work / f"{name}-run"
-    index = work / f"{name}-index"
-    if (index / "index.json").is_file():
+    does not depend on how well the model is trained). A baseline's index (a fixed commit) is reused from an earlier
+    run; the current checkout's is rebuilt every time, since its code may have changed since."""
+    run, index, data = work / f"{name}-run", work / f"{name}-index", work / f"{name}-data"
+    if name != "current" and (index / "index.json").is_file():
         return index
-    data = work / f"{name}-data"
+    for made in (run, index, data):  # this benchmark's own earlier output
+        shutil.rmtree(made, ignore_errors=True)
     steps = [
         ["data", "make-demo", "--out", str(data), "--shapes-per-subtype", "3", "--points", "256"],
         ["train", "--run-dir", str(run), "--data", str(data), "--no-progress", "--set", "optim.epochs=1",

@@ -119,7 +119,7 @@ def mesh_folder(work: Path, items: list[dict], furniture: Path = FURNITURE) -> P
     import trimesh
 
     # The converter's OBJ reader: the scene's parts with their transforms applied, each with its colour rule.
-    from hyperalign.data.sweethome3d.mesh import _load_parts
+    from hyperalign.data.sweethome3d.mesh import load_parts
 
     folder = work / "my-meshes"
     if folder.is_dir():
@@ -129,7 +129,7 @@ def mesh_folder(work: Path, items: list[dict], furniture: Path = FURNITURE) -> P
     for it in items:
         archive, model = _archive(it, furniture)
         with archive:
-            parts = _load_parts(archive, model, f"{archive.filename}!{model}")
+            parts = load_parts(archive, model, f"{archive.filename}!{model}")
         vertices, faces, colours, offset = [], [], [], 0
         for part in parts:
             vertices.append(part.vertices)
@@ -151,13 +151,13 @@ def up_axis_check(items: list[dict], furniture: Path = FURNITURE) -> list[dict[s
     catalogue's (width, height, depth) ones, and which of the model's axes matches the catalogue height best
     (``up_match``: "y" means the model as shipped is y-up; ``ambiguous`` when another axis fits within 0.02, as for a
     cube); ``modelRotation`` shows which items Sweet Home 3D turns."""
-    from hyperalign.data.sweethome3d.mesh import _load_parts
+    from hyperalign.data.sweethome3d.mesh import load_parts
 
     rows = []
     for it in items:
         archive, model = _archive(it, furniture)
         with archive:
-            parts = _load_parts(archive, model, f"{archive.filename}!{model}")
+            parts = load_parts(archive, model, f"{archive.filename}!{model}")
         xyz = np.concatenate([p.vertices for p in parts])
         extent = xyz.max(axis=0) - xyz.min(axis=0)
         size = it["meta"]["size_cm"]

@@ -28,3 +28,16 @@ def test_the_clock_prints_an_estimate_first_then_what_is_left():
     clock.done("data")
     clock.done("train")
     assert "data done" in lines[1] and lines[2].endswith("about 0 s left")
+
+
+def test_the_estimate_grows_with_the_jobs_already_running(monkeypatch):
+    from hyperalign.runtime import demo
+
+    monkeypatch.setattr(demo, "cpu_probe", lambda: demo.PROBE_REFERENCE)  # the probe sees an idle machine
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: 2)
+    factors = {}
+    for load in (0.0, 2.0):
+        monkeypatch.setattr(demo.os, "getloadavg", lambda load=load: (load, load, load))
+        factors[load] = demo.StageClock({"train": 10.0}, lambda _: None).factor
+    assert factors[0.0] == 1.0  # idle: the measured stage times
+    assert factors[2.0] == 1.5  # three jobs share two cores: each runs at 2/3 speed

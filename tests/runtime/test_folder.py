@@ -44,7 +44,8 @@ def shape_folder(tmp_path, tiny_demo) -> tuple[Path, list[str]]:
         write_point_cloud(root / rel, PointCloud(pts[:, :3], pts[:, 3:6]))
         names.append(str(rel))
     (root / "broken.ply").write_text("ply\nformat ascii 1.0\nelement vertex 5\n")
-    (root / "notes.txt").write_text("not a shape")  # .txt is a point format: it must fail to read, not crash
+    (root / "bad.txt").write_text("1 2 3\n4 5\n")  # starts like a point table: read, and reported as broken
+    (root / "a" / "LICENSE.txt").write_text("Creative Commons Attribution\nline 2\n")  # prose: not a shape file
     return root, names
 
 
@@ -52,7 +53,7 @@ def test_folder_search_reports_unreadable_files_and_searches_the_rest(retriever,
     root, names = shape_folder
     found = FolderSearch(retriever, root, up_axis="z", cache_dir=tmp_path / "cache")
     assert sorted(found.index.files) == sorted(names)
-    assert {path for path, _ in found.index.failures} == {"broken.ply", "notes.txt"}
+    assert {path for path, _ in found.index.failures} == {"broken.ply", "bad.txt"}  # the licence is not listed
     assert all(reason for _, reason in found.index.failures)
     hits = found.search_text("a chair", k=100)
     assert [h.rank for h in hits] == list(range(1, len(names) + 1))  # k larger than the folder: the whole folder

@@ -19,6 +19,7 @@ dataset's caption tree, and for instance queries whether its material is the one
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,17 @@ def cpu_probe() -> float:
     return time.perf_counter() - start
 
 
+def load_factor() -> float:
+    """How much slower than on an idle machine work runs when it shares the CPUs with the jobs already running:
+    ``(load + 1) / cpus`` from the 1-minute load average, at least 1. The short :func:`cpu_probe` alone misses
+    this: it often gets a whole time slice to itself."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return 1.0
+    return max(1.0, (load + 1.0) / (os.cpu_count() or 1))
+
+
 class StageClock:
     """Progress lines: an overall estimate up front, then each stage's time and the estimate of what is left."""
 
@@ -58,7 +70,7 @@ class StageClock:
         self.plan, self.say = dict(plan), say
         self.start = time.perf_counter()
         probe = cpu_probe()
-        self.factor = probe / PROBE_REFERENCE
+        self.factor = max(probe / PROBE_REFERENCE, load_factor())
         total = sum(self.plan.values()) * self.factor
         steps = ", ".join(f"{k} ~{v * self.factor:.0f} s" for k, v in self.plan.items())
         self.say(f"demo: about {total:.0f} s in all on this machine now ({steps}; speed probe {probe * 1000:.0f} ms)")

@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from hyperalign.checkpoint import recorded_up_axis
 from hyperalign.data.combine import Axis, up_rotation
 from hyperalign.data.formats import SUFFIXES, read_point_cloud
+from hyperalign.data.formats.tables import TEXT_SUFFIXES, looks_like_point_table
 
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
@@ -37,7 +38,9 @@ class FolderError(ValueError):
 
 
 def shape_files(root: Path) -> list[Path]:
-    """Every supported point cloud or mesh file below ``root`` (recursively, sorted, hidden folders skipped)."""
+    """Every supported point cloud or mesh file below ``root`` (recursively, sorted, hidden folders skipped); text
+    files (.txt, .csv, .xyz) only when they start like a point table, so licences and notes beside models are not
+    taken for shapes."""
     if not root.exists():
         raise FolderError(f"{root}: no such folder")
     if not root.is_dir():
@@ -47,6 +50,7 @@ def shape_files(root: Path) -> list[Path]:
         p for p in root.rglob("*")
         if p.is_file() and p.suffix.lower() in suffixes
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and (p.suffix.lower() not in TEXT_SUFFIXES or looks_like_point_table(p))
     )
 
 

@@ -369,3 +369,23 @@ def test_mesh_size_limits_are_checked_before_the_body_is_parsed(tmp_path, suffix
     with pytest.raises(SizeLimitError, match="3 points exceed the limit of max_points=2"):
         read_point_cloud(path, max_points=2)
     assert len(read_point_cloud(path, mesh_samples=64, max_faces=n)) == 64
+
+
+@pytest.mark.parametrize(
+    ("text", "is_table"),
+    [
+        ("0.1 0.2 0.3\n", True),
+        ("# comment\n\nx,y,z,red,green,blue\n1,2,3,4,5,6\n", True),
+        ("//X,Y,Z\n1,2,3\n", True),
+        ("1 2 3\n4 5\n", True),  # malformed, but a table: reading it reports the row
+        ("", True),  # empty: reading it reports that it holds no points
+        ("Creative Commons Attribution 4.0\nYou are free to share\n", False),
+        ("Model by someone, 2019\n", False),
+    ],
+)
+def test_text_files_are_told_from_prose(tmp_path: Path, text: str, is_table: bool) -> None:
+    from hyperalign.data.formats.tables import looks_like_point_table
+
+    path = tmp_path / "file.txt"
+    path.write_text(text)
+    assert looks_like_point_table(path) is is_table

@@ -154,6 +154,27 @@ def _scan_header(path: Path) -> tuple[int, list[str] | None, str | None]:
     return lines_seen, names, None
 
 
+TEXT_SUFFIXES = (".xyz", ".txt", ".csv")
+
+
+def looks_like_point_table(path: Path, probe_bytes: int = 4096) -> bool:
+    """Whether a text file (.xyz / .txt / .csv) starts like a point table: its first line that is neither empty nor a
+    comment is a row of numbers or a header made only of known column names (:data:`ALIASES`). A licence or a
+    README beside the models does not; a malformed table does, so that reading it reports what is wrong."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            head = file.read(probe_bytes)
+    except OSError:
+        return True  # unreadable: let the reader report it
+    for line in head.splitlines():
+        text = line.strip()
+        if not text or text.startswith(("#", "//")):
+            continue
+        tokens = [t for t in _SPLIT.split(text) if t]
+        return all(_is_number(t) for t in tokens) or all(t.lower() in ALIASES for t in tokens)
+    return True  # empty or comments only: the reader reports "no points"
+
+
 def read_text(path: Path, max_points: int) -> PointCloud:
     """Whitespace- or comma-separated rows, optional header line naming the columns (see ``cloud_from_columns``)."""
     try:

@@ -39,7 +39,9 @@ class ModelSample:
 
 
 @dataclass(frozen=True)
-class _Part:
+class MeshPart:
+    """One part of a model's scene: triangles in model units and how its surface samples are coloured."""
+
     vertices: np.ndarray  # (V, 3) float64, scene transform applied
     faces: np.ndarray  # (F, 3) int64
     colour: Colourer
@@ -59,7 +61,7 @@ def sample_model(
     ``rotation`` holds the nine numbers of ``modelRotation``; ``size`` the catalogue's (width, height, depth).
     """
     where = f"{archive.filename}!{model}"
-    parts = _load_parts(archive, model.lstrip("/"), where)
+    parts = load_parts(archive, model.lstrip("/"), where)
     if not parts:
         raise ModelError(f"{where}: the model has no triangles")
     offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
@@ -84,7 +86,9 @@ def sample_model(
     return ModelSample(PointCloud(sample.xyz, sample.rgb), scale)
 
 
-def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]:
+def load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[MeshPart]:
+    """The parts of the OBJ ``model`` inside ``archive`` (materials and textures resolved in the archive), each with its
+    scene transform applied and its colour rule; ``where`` names the model in errors (:class:`ModelError`)."""
     import trimesh
 
     try:
@@ -107,7 +111,7 @@ def _load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[_Part]
             continue  # lines or points: no surface to sample
         vertices = np.asarray(geometry.vertices, dtype=np.float64)
         vertices = vertices @ transform[:3, :3].T + transform[:3, 3]
-        parts.append(_Part(vertices, faces, visual_colourer(geometry, faces)))
+        parts.append(MeshPart(vertices, faces, visual_colourer(geometry, faces)))
     return parts
 
 
