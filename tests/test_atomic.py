@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 from hyperalign.atomic import atomic_directory, remove_stale_leftovers, write_text_atomic
 
@@ -56,3 +57,17 @@ def test_a_killed_writer_leaves_a_recognisable_name(tmp_path):
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".t3.") and left[0].endswith(".tmp"), left
     assert remove_stale_leftovers(tmp_path / "t3") and not any(tmp_path.iterdir())
+
+
+def test_leftovers_of_a_killed_writer_not_yet_reaped_are_removed(tmp_path):
+    """A writer killed while its parent is gone too can stay a zombie (its pid answers signals) until something reaps
+    it; its leftovers are stale all the same."""
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    for _ in range(500):  # exited, and deliberately not reaped yet
+        if open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    stale = tmp_path / f".t3.npy.{zombie.pid}-0123456789ab.tmp.npy"
+    stale.write_bytes(b"half")
+    assert remove_stale_leftovers(tmp_path / "t3.npy") == [stale]
+    zombie.wait()

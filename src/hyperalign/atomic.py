@@ -47,13 +47,18 @@ def _sibling(target: Path, kind: str, suffix: str = "") -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs; a zombie (killed, not yet reaped by its parent) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by another user
         return True
-    return True
+    try:  # Linux: the state follows the command name in parentheses, which may itself hold spaces or ')'
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def remove_stale_leftovers(target: str | os.PathLike[str]) -> list[Path]:

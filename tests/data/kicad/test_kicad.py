@@ -226,3 +226,31 @@ def test_cli_kicad(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["items"] == 1
     missing = CliRunner().invoke(app, ["data", "kicad", "--out", str(tmp_path / "x"), "--deb", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "error:" in missing.output
+
+
+def test_a_killed_conversion_leaves_only_whole_files_and_a_rerun_completes_it(tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "hyperalign", "data", "kicad", "--out", str(out), "--deb", str(MODELS),
+           "--footprints", str(FOOTPRINTS), "--points", str(POINTS), "--workers", "1", "--no-progress"]
+    run = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not list(out.glob("points/**/*.npy")) and run.poll() is None:
+        time.sleep(0.005)
+    os.killpg(run.pid, signal.SIGKILL)  # the converter and its worker, mid-run
+    run.wait()
+    for cloud in out.glob("points/**/[!.]*.npy"):  # what is visible is whole
+        assert np.load(cloud).shape == (POINTS, 6), cloud
+    visible = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert all(p.suffix in {".npy", ".json", ".md"} for p in visible), visible
+    for index in out.glob("*.json"):
+        json.loads(index.read_text())
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    whole = convert(tmp_path / "whole")
+    assert json.loads((out / "index.json").read_text()) == json.loads((tmp_path / "whole" / "index.json").read_text())
+    assert whole["items_converted"] == json.loads((out / REPORT).read_text())["items_converted"]
+    for cloud in (tmp_path / "whole").glob("points/**/*.npy"):
+        np.testing.assert_array_equal(np.load(cloud), np.load(out / cloud.relative_to(tmp_path / "whole")))
+    leftovers = [p for p in out.rglob(".*") if p.is_file() and p.name != ".kicad-conversion-cache.json"]
+    assert not leftovers  # the rerun removed the killed run's temporary files
