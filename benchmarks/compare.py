@@ -19,8 +19,9 @@ preset and overrides; otherwise NAME is the preset. Every model is trained with 
   ``realdata.py``'s KiCad protocol (library, family, variant and instance levels), plus the generic retrieval and
   hierarchy metrics of the layout.
 
-On every real-data split the table also holds the ``MiniLM text-only`` reference of ``realdata.py`` (the frozen
-text tower between the query and the item's own captions; computed, not trained, so it has no paired difference).
+On every real-data split the table also holds two references of ``realdata.py``, computed, not trained (so without
+a paired difference): ``chance`` (uniform random distances, mean of 20 draws) and ``MiniLM text-only`` (the frozen
+text tower between the query and the item's own captions).
 
 Reported per dataset: mean ± std over seeds per model, and for every other model the paired difference
 ``model - reference`` per seed with its percentile bootstrap 95 % CI (:mod:`hyperalign.eval.stats`); a CI that
@@ -68,6 +69,7 @@ from realdata import (
     kind_at,
     model_metrics,
     pretrain_on_demo,
+    reference_metrics,
     text_only_metrics,
 )
 
@@ -311,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
         summaries[dataset] = summarise(records, models, reference)
         if dataset in protocols:
             loaded, protocol = protocols[dataset]
-            summaries[dataset]["references"] = {TEXT_ONLY: text_only_metrics(protocol, loaded, tower)}
+            summaries[dataset]["references"] = {"chance": reference_metrics(protocol, "chance"),
+                                                 TEXT_ONLY: text_only_metrics(protocol, loaded, tower)}
     given = sys.argv[1:] if argv is None else argv
     command = "python benchmarks/compare.py " + " ".join(a if re.fullmatch(r"[\w./=@+:-]+", a) else repr(a) for a in given)
     note = (f"Test split of each dataset, read once per run; checkpoint chosen on validation. Seeds {args.seeds}; "
