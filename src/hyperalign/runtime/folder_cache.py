@@ -27,7 +27,7 @@ from hyperalign.data.formats.tables import TEXT_SUFFIXES, looks_like_point_table
 if TYPE_CHECKING:
     from hyperalign.runtime.loading import Retriever
 
-CACHE_FORMAT = "hyperalign-folder-cache/2"
+CACHE_FORMAT = "hyperalign-folder-cache/3"  # raised whenever files are read differently (3: OBJ materials and textures)
 DEFAULT_CACHE = Path("~/.cache/hyperalign/folders")
 ENTRIES = "entries.json"
 EMBEDDINGS = "embeddings.safetensors"

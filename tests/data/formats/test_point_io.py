@@ -389,3 +389,26 @@ def test_text_files_are_told_from_prose(tmp_path: Path, text: str, is_table: boo
     path = tmp_path / "file.txt"
     path.write_text(text)
     assert looks_like_point_table(path) is is_table
+
+
+def test_obj_parts_keep_their_texture_and_material_colours(tmp_path: Path) -> None:
+    """An OBJ as artists ship it: one part textured (map_Kd), one with a plain diffuse colour (Kd); each sample
+    takes the colour of its own part."""
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "red.png")
+    (tmp_path / "chair.mtl").write_text("newmtl seat\nKd 1 1 1\nmap_Kd red.png\n\nnewmtl legs\nKd 0 1 0\n")
+    (tmp_path / "chair.obj").write_text(
+        "mtllib chair.mtl\n"
+        "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\n"
+        "usemtl seat\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n"
+        "v 0 0 1\nv 1 0 1\nv 1 1 1\nusemtl legs\nf 5 6 7\n"
+    )
+    cloud = read_point_cloud(tmp_path / "chair.obj", mesh_samples=400, seed=0)
+    assert cloud.rgb is not None
+    top = cloud.xyz[:, 2] > 0.5  # the legs' triangle lies at z = 1, the seat at z = 0
+    np.testing.assert_allclose(cloud.rgb[~top], np.tile([1.0, 0.0, 0.0], ((~top).sum(), 1)))
+    np.testing.assert_allclose(cloud.rgb[top], np.tile([0.0, 1.0, 0.0], (top.sum(), 1)))
+    assert 0 < top.sum() < len(top)
+    (tmp_path / "plain.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    assert read_point_cloud(tmp_path / "plain.obj", mesh_samples=10).rgb is None

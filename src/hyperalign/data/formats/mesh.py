@@ -1,7 +1,9 @@
 """Mesh formats (.off, .obj) and the area-weighted surface sampler every mesh in the project goes through.
 
 Faces are sampled by :func:`sample_surface` (seeded, with an optional colour per point); vertex-only files are read
-as points. OBJ files are parsed with trimesh.
+as points. OBJ files are parsed with trimesh as a scene (:func:`scene_parts`), so each part keeps its material: a
+sample takes the diffuse texture, the vertex or face colour or the material colour of its part
+(:func:`visual_colourer`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,49 @@ def visual_colourer(geometry: object, faces: np.ndarray) -> Colourer:
     return texture
 
 
+@dataclass(frozen=True)
+class MeshPart:
+    """One part of a scene: triangles with the scene transform applied, and how its surface samples are coloured."""
+
+    vertices: np.ndarray  # (V, 3) float64
+    faces: np.ndarray  # (F, 3) int64
+    colour: Colourer
+
+
+def scene_parts(scene: object) -> list[MeshPart]:
+    """The triangle meshes of a trimesh scene, each placed by its node's transform with its own colour rule; lines
+    and points (no faces) are left out."""
+    parts = []
+    for node in scene.graph.nodes_geometry:  # type: ignore[attr-defined]
+        transform, name = scene.graph[node]  # type: ignore[attr-defined]
+        geometry = scene.geometry[name]  # type: ignore[attr-defined]
+        faces = np.asarray(getattr(geometry, "faces", np.empty((0, 3))), dtype=np.int64)
+        if len(faces) == 0:
+            continue
+        vertices = np.asarray(geometry.vertices, dtype=np.float64) @ transform[:3, :3].T + transform[:3, 3]
+        parts.append(MeshPart(vertices, faces, visual_colourer(geometry, faces)))
+    return parts
+
+
+def merge_parts(parts: list[MeshPart]) -> tuple[np.ndarray, np.ndarray, Colourer]:
+    """One mesh of all ``parts`` (vertices, faces) and a colourer that asks each triangle's own part."""
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
+    vertices = np.concatenate([p.vertices for p in parts])
+    faces = np.concatenate([p.faces + offset for p, offset in zip(parts, offsets)])
+    part_of_face = np.repeat(np.arange(len(parts)), [len(p.faces) for p in parts])
+    starts = np.cumsum([0] + [len(p.faces) for p in parts])
+
+    def colour(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+        rgb = np.empty((len(face), 3))
+        for k, part in enumerate(parts):
+            chosen = part_of_face[face] == k
+            if chosen.any():
+                rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
+        return rgb
+
+    return vertices, faces, colour
+
+
 def face_normals(vertices: np.ndarray, faces: np.ndarray, face: np.ndarray) -> np.ndarray:
     """Unit normals ``(b - a) x (c - a) / |...|`` of the triangles ``face`` (all of positive area)."""
     a, b, c = (vertices[faces[face, k]] for k in range(3))
@@ -117,10 +162,9 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray, face: np.ndarray) -> n
 
 
 def _sample_cloud(
-    path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_rgb: np.ndarray | None, n: int, seed: int
+    path: Path, vertices: np.ndarray, faces: np.ndarray, colour: Colourer | None, n: int, seed: int
 ) -> PointCloud:
-    """``n`` surface samples as a cloud: colours interpolated from the vertices, normals from the faces."""
-    colour = None if vertex_rgb is None else vertex_colourer(faces, vertex_rgb)
+    """``n`` surface samples as a cloud: colours from ``colour`` (none without), normals from the faces."""
     try:
         sample = sample_surface(vertices, faces, n, seed, colour)
     except ValueError as exc:
@@ -159,7 +203,8 @@ def read_off(path: Path, mesh_samples: int, seed: int, max_points: int, max_face
         return make_cloud(path, table[:, :3], rgb, normals)
     check_count(path, mesh_samples, max_points)
     faces = _triangulate(path, polygons, len(table))
-    return _sample_cloud(path, table[:, :3], faces, rgb, mesh_samples, seed)
+    colour = None if rgb is None else vertex_colourer(faces, rgb)
+    return _sample_cloud(path, table[:, :3], faces, colour, mesh_samples, seed)
 
 
 def _split_off(path: Path, max_points: int, max_faces: int) -> tuple[list[list[str]], list[list[str]], bool, bool]:
@@ -211,24 +256,32 @@ def write_off(path: Path, cloud: PointCloud) -> None:
 
 
 def read_obj(path: Path, mesh_samples: int, seed: int, max_points: int, max_faces: int) -> PointCloud:
-    """Parsed by trimesh, faces sampled by :func:`sample_surface` (vertex colours interpolated); a file with only
-    ``v`` lines is read as points."""
+    """Parsed by trimesh as a scene (materials from the ``.mtl`` and textures beside the file), faces sampled by
+    :func:`sample_surface`, each sample coloured by its part (:func:`visual_colourer`); a file without colour or
+    material gives a cloud without colour; a file with only ``v`` lines is read as points."""
     import trimesh
 
     _check_obj_lines(path, max_points, max_faces)
     try:
-        mesh = trimesh.load(str(path), file_type="obj", force="mesh", process=False)
+        scene = trimesh.load(str(path), file_type="obj", force="scene", process=False)
     except Exception as exc:  # trimesh raises assorted errors for malformed files
         raise PointCloudError(f"{path}: not a readable OBJ file: {type(exc).__name__}: {exc}") from exc
-    faces = np.asarray(getattr(mesh, "faces", np.empty((0, 3))), dtype=np.int64)
-    if len(faces) == 0:
+    parts = scene_parts(scene)
+    if not parts:
         return _read_obj_vertices(path, max_points)
     check_count(path, mesh_samples, max_points)
-    visual = getattr(mesh, "visual", None)
-    rgb = None
-    if getattr(visual, "kind", None) == "vertex":
-        rgb = np.asarray(visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
-    return _sample_cloud(path, np.asarray(mesh.vertices, dtype=np.float64), faces, rgb, mesh_samples, seed)
+    vertices, faces, colour = merge_parts(parts)
+    coloured = any(_has_colour(geometry) for geometry in scene.geometry.values())
+    return _sample_cloud(path, vertices, faces, colour if coloured else None, mesh_samples, seed)
+
+
+def _has_colour(geometry: object) -> bool:
+    """Whether a trimesh geometry carries colour: vertex or face colours, a material or a texture."""
+    visual = getattr(geometry, "visual", None)
+    kind = getattr(visual, "kind", None)
+    if kind in ("vertex", "face"):
+        return True
+    return kind == "texture" and getattr(visual, "material", None) is not None
 
 
 # Fewest values each OBJ line kind needs, and its form for error messages.

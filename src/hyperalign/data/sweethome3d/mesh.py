@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hyperalign.data.formats.cloud import PointCloud
-from hyperalign.data.formats.mesh import Colourer, sample_surface, visual_colourer
+from hyperalign.data.formats.mesh import MeshPart, merge_parts, sample_surface, scene_parts
 
 
 class ModelError(ValueError):
@@ -38,15 +38,6 @@ class ModelSample:
         return float(self.scale.max() / self.scale.min())
 
 
-@dataclass(frozen=True)
-class MeshPart:
-    """One part of a model's scene: triangles in model units and how its surface samples are coloured."""
-
-    vertices: np.ndarray  # (V, 3) float64, scene transform applied
-    faces: np.ndarray  # (F, 3) int64
-    colour: Colourer
-
-
 def sample_model(
     archive: zipfile.ZipFile,
     model: str,
@@ -64,21 +55,8 @@ def sample_model(
     parts = load_parts(archive, model.lstrip("/"), where)
     if not parts:
         raise ModelError(f"{where}: the model has no triangles")
-    offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
-    vertices = np.concatenate([p.vertices for p in parts])
-    faces = np.concatenate([p.faces + offset for p, offset in zip(parts, offsets)])
-    part_of_face = np.repeat(np.arange(len(parts)), [len(p.faces) for p in parts])
+    vertices, faces, colour = merge_parts(parts)
     vertices, scale = _place(vertices, rotation, size, where)
-    starts = np.cumsum([0] + [len(p.faces) for p in parts])
-
-    def colour(face: np.ndarray, bary: np.ndarray) -> np.ndarray:
-        rgb = np.empty((len(face), 3))
-        for k, part in enumerate(parts):
-            chosen = part_of_face[face] == k
-            if chosen.any():
-                rgb[chosen] = part.colour(face[chosen] - starts[k], bary[chosen])
-        return rgb
-
     try:
         sample = sample_surface(vertices, faces, n, seed, colour)
     except ValueError as exc:
@@ -102,17 +80,7 @@ def load_parts(archive: zipfile.ZipFile, model: str, where: str) -> list[MeshPar
         )  # fmt: skip
     except Exception as exc:  # trimesh raises assorted errors for malformed files
         raise ModelError(f"{where}: not a readable OBJ model ({type(exc).__name__}: {exc})") from None
-    parts = []
-    for node in scene.graph.nodes_geometry:
-        transform, name = scene.graph[node]
-        geometry = scene.geometry[name]
-        faces = np.asarray(getattr(geometry, "faces", np.empty((0, 3))), dtype=np.int64)
-        if len(faces) == 0:
-            continue  # lines or points: no surface to sample
-        vertices = np.asarray(geometry.vertices, dtype=np.float64)
-        vertices = vertices @ transform[:3, :3].T + transform[:3, 3]
-        parts.append(MeshPart(vertices, faces, visual_colourer(geometry, faces)))
-    return parts
+    return scene_parts(scene)
 
 
 def _place(
