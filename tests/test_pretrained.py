@@ -14,7 +14,7 @@ CARD_FIELDS = ("name", "summary", "command", "seed", "training_data", "preproces
 
 
 def test_the_variants_are_shipped_with_a_card_and_small_weights():
-    assert {"h2arn-furniture", "h2arn-furniture-xyz"} <= set(pretrained.names())
+    assert {"h2arn-furniture", "h2arn-furniture-xyz", "h2arn-all", "h2arn-all-xyz"} <= set(pretrained.names())
     for name in pretrained.names():
         card = pretrained.card(name)
         assert all(field in card for field in CARD_FIELDS)
@@ -33,11 +33,12 @@ def test_a_name_resolves_to_the_package_directory_and_a_local_directory_wins(tmp
 
 
 def test_an_unknown_name_lists_the_shipped_models():
-    with pytest.raises(CheckpointError, match="no pretrained model of that name; shipped models: h2arn-furniture"):
+    with pytest.raises(CheckpointError, match="no pretrained model of that name; shipped models: h2arn-all, .*h2arn-furniture"):
         resolve_checkpoint("h2arn-furnitur")
 
 
-@pytest.mark.parametrize("name,channels", [("h2arn-furniture", 6), ("h2arn-furniture-xyz", 3)])
+@pytest.mark.parametrize("name,channels", [("h2arn-furniture", 6), ("h2arn-furniture-xyz", 3), ("h2arn-all", 6),
+                                           ("h2arn-all-xyz", 3)])
 def test_load_by_name_embeds_text_and_points(name, channels):
     import numpy as np
 
@@ -60,4 +61,13 @@ def test_cli_lists_models_and_reports_unknown_names():
     cards = json.loads(runner.invoke(app, ["pretrained", "--json"]).output)
     assert [c["name"] for c in cards] == pretrained.names()
     bad = runner.invoke(app, ["eval", "--checkpoint", "no-such-model"])
-    assert bad.exit_code == 2 and "shipped models: h2arn-furniture" in bad.output
+    assert bad.exit_code == 2 and "shipped models: h2arn-all, h2arn-all-xyz, h2arn-furniture" in bad.output
+
+
+@pytest.mark.parametrize("name", ["h2arn-all", "h2arn-all-xyz"])
+def test_the_all_data_models_were_trained_and_scored_on_kicad_too(name):
+    card = pretrained.card(name)
+    assert set(card["training_data"]["counts"]) == {"sh3d", "demo", "kicad"}
+    assert {"kicad-family", "kicad-item"} <= set(card["test_metrics"])
+    assert {"kicad-family", "kicad-item", "name", "item"} <= set(card["realdata_protocol"])
+    assert "--kicad" in card["command"]
