@@ -83,7 +83,7 @@ COLUMNS = {
              "train_s"],
     "sh3d": ["inst_t2s_R@1", "name_R@1", "class_mAP", "inst_rsum", "open_tune_R@10", "open_held_R@10",
              "depth_spearman", "train_s"],
-    "kicad": ["inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "library_R@1", "family_R@1", "variant_R@1",
+    "kicad": ["inst_t2s_R@1", "inst_t2s_R@10", "inst_rsum", "rsum", "library_R@1", "family_R@1", "variant_R@1",
               "depth_spearman", "train_s"],
 }
 
