@@ -56,6 +56,7 @@ def read_pymeshlab(path: Path) -> Mesh:
 
 def read_vtk(path: Path) -> Mesh:
     import vtk
+    from vtk.util.numpy_support import vtk_to_numpy
 
     window = vtk.vtkRenderWindow()
     window.SetOffScreenRendering(1)
@@ -81,8 +82,6 @@ def read_vtk(path: Path) -> Mesh:
         poly = triangles.GetOutput()
         if poly.GetNumberOfPolys() == 0:
             continue
-        from vtk.util.numpy_support import vtk_to_numpy
-
         points = vtk_to_numpy(poly.GetPoints().GetData()).astype(np.float64)
         cells = vtk_to_numpy(poly.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
         vertices.append(points * MM_PER_VRML_UNIT)
