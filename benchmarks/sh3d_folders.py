@@ -119,6 +119,7 @@ def mesh_folder(work: Path, items: list[dict], furniture: Path = FURNITURE) -> P
     import trimesh
 
     # The converter's OBJ reader: the scene's parts with their transforms applied, each with its colour rule.
+    from hyperalign.data.formats.mesh import merge_parts
     from hyperalign.data.sweethome3d.mesh import load_parts
 
     folder = work / "my-meshes"
@@ -130,15 +131,10 @@ def mesh_folder(work: Path, items: list[dict], furniture: Path = FURNITURE) -> P
         archive, model = _archive(it, furniture)
         with archive:
             parts = load_parts(archive, model, f"{archive.filename}!{model}")
-        vertices, faces, colours, offset = [], [], [], 0
-        for part in parts:
-            vertices.append(part.vertices)
-            faces.append(part.faces + offset)
-            colours.append(_vertex_colours(part.vertices, part.faces, part.colour))
-            offset += len(part.vertices)
-        rgba = np.concatenate([np.round(np.concatenate(colours) * 255), np.full((offset, 1), 255)], axis=1)
-        mesh = trimesh.Trimesh(np.concatenate(vertices), np.concatenate(faces), vertex_colors=rgba.astype(np.uint8),
-                               process=False)
+        vertices, faces, colour = merge_parts(parts)
+        rgb = _vertex_colours(vertices, faces, colour)
+        rgba = np.concatenate([np.round(rgb * 255), np.full((len(vertices), 1), 255)], axis=1)
+        mesh = trimesh.Trimesh(vertices, faces, vertex_colors=rgba.astype(np.uint8), process=False)
         target = tmp / it["id"] / posixpath.basename(model)
         target.parent.mkdir(parents=True)
         mesh.export(target, file_type="obj", include_normals=False, include_color=True)
