@@ -78,6 +78,9 @@ DATASETS = ("demo", *SPLITS, *KICAD_DATASETS)
 # The percentile bootstrap of n differences never leaves their range and under-covers for small n: a CI is marked as
 # excluding 0 only from this many seeds on.
 MIN_SEEDS_FOR_MARK = 5
+# Columns taken from a run's record rather than its test metrics: training time, and the validation score
+# (eval.select_metric, all-level Rsum by default) the checkpoint was chosen by, to compare variants on validation.
+RUN_COLUMNS = {"train_s": "train_s", "val_select": "best_val"}
 COLUMNS = {
     "demo": ["rsum", "t2s_R@1", "t2s_R@1/category", "t2s_R@1/subtype", "t2s_R@1/instance", "depth_spearman",
              "train_s"],
@@ -180,7 +183,7 @@ def columns(dataset: str, chosen: list[str] | None) -> list[str]:
 
 def summarise(records: list[dict], models: list[Model], reference: str) -> dict:
     """Per model: metric -> [mean, std, n]; per other model: metric -> paired difference vs ``reference``."""
-    by_model = {m.name: {r["seed"]: r["test"] | ({"train_s": r["train_s"]} if "train_s" in r else {})
+    by_model = {m.name: {r["seed"]: r["test"] | {k: r[src] for k, src in RUN_COLUMNS.items() if src in r}
                          for r in records if r["model"] == m.name} for m in models}
     table, paired = {}, {}
     for name, runs in by_model.items():
@@ -237,7 +240,7 @@ def markdown(result: dict) -> str:
 
 def _fmt(metric: str, value: float, std: float | None = None, signed: bool = False) -> str:
     """rsum-like metrics with 1 decimal, the rest with 3; ``± std`` when given; a sign for differences."""
-    digits = 0 if metric == "train_s" else 1 if "rsum" in metric else 3
+    digits = 0 if metric == "train_s" else 1 if "rsum" in metric or metric == "val_select" else 3
     text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
     return text + (f" ± {std:.{digits}f}" if std is not None else "")
 
@@ -319,7 +322,8 @@ def main(argv: list[str] | None = None) -> None:
     command = "python benchmarks/compare.py " + " ".join(a if re.fullmatch(r"[\w./=@+:-]+", a) else repr(a) for a in given)
     note = (f"Test split of each dataset, read once per run; checkpoint chosen on validation. Seeds {args.seeds}; "
             f"reference {reference!r}. Command: `{command}`. R@K, mAP and correlations as fractions; rsum in "
-            "percentage points; train_s = seconds of training (sum of epoch times) on this shared machine.")
+            "percentage points; train_s = seconds of training (sum of epoch times) on this shared machine; val_select = "
+            "the validation score the checkpoint was chosen by (eval.select_metric).")
     note += "".join(f"\n\n{n}" for n in args.note)
     result = {"benchmark": "compare", "note": note, "reference": reference, "seeds": args.seeds,
               "models": {m.name: {"preset": m.preset, "overrides": list(m.overrides)} for m in models},

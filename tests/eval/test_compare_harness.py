@@ -61,6 +61,8 @@ def test_tiny_comparison_runs_resumes_and_refuses_changed_settings(tiny_demo, ti
     assert demo["paired"]["Eu+MP"]["rsum"]["seeds"] == [0, 1]
     assert "depth_spearman" in demo["table"]["H2ARN"] and "depth_spearman" not in demo["table"]["Eu+MP"]
     assert (tmp_path / "out" / "t.md").read_text().startswith("# Paired comparison over seeds")
+    chosen_by = [r["best_val"] for r in result["runs"] if r["model"] == "H2ARN"]
+    assert demo["table"]["H2ARN"]["val_select"][0] == pytest.approx(sum(chosen_by) / 2)  # selection score, not test
     first = {(r["model"], r["seed"]): r["test"] for r in result["runs"]}
     compare.main([*models, *base, "--only-recorded", "--tag", "again"])  # reuses every record, trains nothing
     again = json.loads((tmp_path / "out" / "again.json").read_text())
