@@ -19,8 +19,8 @@ checkpoint = the one chosen on validation) and measures, on the test split (no s
 * from ``metrics.jsonl``: curvature, alpha per modality, the anchor gate and validation Rsum per epoch.
 
 Each run's measurements are kept beside it (``geometry.json``, ``examples.json``) and reused while its best
-checkpoint is unchanged. Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/quality-geometry.json`` and
-``.md`` and the plots ``radius_per_level.png`` and ``scalars_over_training.png`` under ``--plots``.
+checkpoint is unchanged. Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/<tag>.json`` and
+``.md`` (``--tag``, default ``quality-geometry``) and the plots ``radius_per_level.png`` and ``scalars_over_training.png`` under ``--plots``.
 """
 
 from __future__ import annotations
@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("hyperalign-data/sweethome3d"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--plots", type=Path, default=Path("benchmarks/results/plots"))
+    parser.add_argument("--tag", default="quality-geometry", help="output file stem: <out>/<tag>.json and .md")
     parser.add_argument("--recorded", type=Path, default=None,
                         help="benchmarks/realdata.py JSON whose runs (same seeds) the Sweet Home 3D runs are paired with")
     args = parser.parse_args(argv)
@@ -274,8 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     result["note"] = (f"Command: `python benchmarks/quality.py {' '.join(given)}`. Mean ± std over the runs (seeds) "
                       "found; checkpoints chosen on validation by the training loop; test split measured here.")
     args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / "quality-geometry.json", json.dumps(result, indent=2))
-    write_text_atomic(args.out / "quality-geometry.md", markdown(result))
+    write_text_atomic(args.out / f"{args.tag}.json", json.dumps(result, indent=2))
+    write_text_atomic(args.out / f"{args.tag}.md", markdown(result))
     for p in plot(result, args.plots):
         print(f"wrote {p}")
     print(markdown(result))
