@@ -19,8 +19,9 @@ checkpoint = the one chosen on validation) and measures, on the test split (no s
 * from ``metrics.jsonl``: curvature, alpha per modality, the anchor gate and validation Rsum per epoch.
 
 Each run's measurements are kept beside it (``geometry.json``, ``examples.json``) and reused while its best
-checkpoint is unchanged. Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes ``<out>/<tag>.json`` and
-``.md`` (``--tag``, default ``quality-geometry``) and the plots ``radius_per_level.png`` and ``scalars_over_training.png`` under ``--plots``.
+checkpoint is unchanged. Euclidean runs (unit vectors) have no radius or cones and are skipped. Writes
+``<out>/<tag>.json`` and ``.md`` (``--tag``, default ``quality-geometry``) and the plots ``radius_per_level.png`` and
+``scalars_over_training.png`` under ``--plots``.
 """
 
 from __future__ import annotations
