@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from hyperalign.atomic import write_text_atomic
-from hyperalign.data.formats.mesh import sample_surface
+from hyperalign.data.formats.mesh import sample_surface, triangle_areas
 from hyperalign.data.kicad.sources import members
 from hyperalign.data.layout import load_dataset
 
@@ -137,11 +137,6 @@ READERS: dict[str, tuple[str, Callable[[Path], Mesh]]] = {
 MODULES = {"pymeshlab": "pymeshlab", "vtk": "vtk", "ocp": "OCP"}
 
 
-def surface_area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    a, b, c = (vertices[faces[:, k]] for k in range(3))
-    return float(0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
-
-
 def chamfer(a: np.ndarray, b: np.ndarray) -> float:
     """Symmetric Chamfer distance: mean nearest-neighbour distance from a to b and from b to a, averaged."""
     from scipy.spatial import cKDTree
@@ -198,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             samples[name] = sample_surface(vertices, faces, 2048, 0).xyz
             if name == "ocp":  # the same surface sampled again: the Chamfer distance two samplings give anyway
                 samples["ocp-resampled"] = sample_surface(vertices, faces, 2048, 1).xyz
-            row[name] = {"seconds": seconds, "triangles": int(len(faces)), "area_mm2": surface_area(vertices, faces),
+            row[name] = {"seconds": seconds, "triangles": int(len(faces)), "area_mm2": float(triangle_areas(vertices[faces]).sum()),
                          "colours": int(len(np.unique(np.round(rgb, 3), axis=0))) if rgb is not None else 0}
         if "ocp" in samples:
             ref = samples["ocp"]

@@ -41,6 +41,11 @@ class SurfaceSample:
     rgb: np.ndarray | None  # (n, 3) in [0, 1], when a colourer was given
 
 
+def triangle_areas(corners: np.ndarray) -> np.ndarray:
+    """Areas ``|(b - a) x (c - a)| / 2`` of ``(F, 3, 3)`` triangle corners ``(a, b, c)``."""
+    return 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+
+
 def sample_surface(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -56,7 +61,7 @@ def sample_surface(
     Raises ValueError when the total area is zero.
     """
     corners = vertices[faces]
-    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    area = triangle_areas(corners)
     area[~np.isfinite(area)] = 0.0
     if not area.sum() > 0.0:
         raise ValueError(f"the {len(faces)} triangles have zero total area")
